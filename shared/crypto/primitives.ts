@@ -1,0 +1,453 @@
+/**
+ * The only module that calls WebCrypto and ML-KEM. Everything above it works
+ * with these functions, so a change of primitive happens in one place.
+ *
+ * X25519 and Ed25519 private keys are `CryptoKey`s. Product code creates them
+ * non-extractable with `generateKey`. With a deterministic random source, for
+ * frozen test vectors, the private key is derived from that source and
+ * imported as PKCS#8 instead, because `generateKey` ignores injected
+ * randomness.
+ */
+import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import { type Bytes, concat, copyBytes, utf8 } from './bytes';
+import { CryptoError } from './errors';
+import type { RandomSource } from './random';
+
+const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
+
+export interface KeyPair {
+  readonly privateKey: CryptoKey;
+  /** Raw 32-byte public key. */
+  readonly publicKey: Bytes;
+}
+
+export interface KeyOptions {
+  /** True only for keys whose PKCS#8 form must be stored, such as ratchet keys. */
+  readonly extractable: boolean;
+}
+
+// PKCS#8 prefixes for a raw 32-byte private key (RFC 8410 section 7).
+const X25519_PKCS8_PREFIX = new Uint8Array([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04,
+  0x22, 0x04, 0x20,
+]);
+const ED25519_PKCS8_PREFIX = new Uint8Array([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04,
+  0x22, 0x04, 0x20,
+]);
+
+async function publicKeyOf(privateKey: CryptoKey): Promise<Bytes> {
+  // A private key's JWK holds the public point as `x`; WebCrypto cannot
+  // export it from a non-extractable key, so generation keeps the pair.
+  const jwk = await subtle().exportKey('jwk', privateKey);
+  if (typeof jwk.x !== 'string') {
+    throw new CryptoError('invalid-key', 'publicKeyOf', 'JWK without x');
+  }
+  return base64UrlToBytes(jwk.x);
+}
+
+function base64UrlToBytes(text: string): Bytes {
+  const base64 = text.replace(/-/g, '+').replace(/_/g, '/');
+  const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+async function generatePair(
+  algorithm: 'X25519' | 'Ed25519',
+  random: RandomSource,
+  options: KeyOptions,
+): Promise<KeyPair> {
+  const usages: KeyUsage[] = algorithm === 'X25519' ? ['deriveBits'] : ['sign'];
+  if (random.deterministic) {
+    const prefix =
+      algorithm === 'X25519' ? X25519_PKCS8_PREFIX : ED25519_PKCS8_PREFIX;
+    const seed = random.bytes(32);
+    const extractableKey = await subtle().importKey(
+      'pkcs8',
+      concat(prefix, seed),
+      { name: algorithm },
+      true,
+      usages,
+    );
+    const publicKey = await publicKeyOf(extractableKey);
+    const privateKey = options.extractable
+      ? extractableKey
+      : await subtle().importKey(
+          'pkcs8',
+          concat(prefix, seed),
+          { name: algorithm },
+          false,
+          usages,
+        );
+    return { privateKey, publicKey };
+  }
+  const pair = (await subtle().generateKey(
+    { name: algorithm },
+    options.extractable,
+    usages,
+  )) as CryptoKeyPair;
+  const publicKey = new Uint8Array(
+    await subtle().exportKey('raw', pair.publicKey),
+  );
+  return { privateKey: pair.privateKey, publicKey };
+}
+
+export function generateX25519KeyPair(
+  random: RandomSource,
+  options: KeyOptions,
+): Promise<KeyPair> {
+  return generatePair('X25519', random, options);
+}
+
+export function generateEd25519KeyPair(
+  random: RandomSource,
+  options: KeyOptions,
+): Promise<KeyPair> {
+  return generatePair('Ed25519', random, options);
+}
+
+/** Exports an extractable private key as PKCS#8 for encrypted storage. */
+export async function exportPrivateKey(privateKey: CryptoKey): Promise<Bytes> {
+  return new Uint8Array(await subtle().exportKey('pkcs8', privateKey));
+}
+
+/** Imports a PKCS#8 private key written by `exportPrivateKey`. */
+export async function importPrivateKey(
+  algorithm: 'X25519' | 'Ed25519',
+  pkcs8: Bytes,
+  options: KeyOptions,
+): Promise<CryptoKey> {
+  try {
+    return await subtle().importKey(
+      'pkcs8',
+      pkcs8,
+      { name: algorithm },
+      options.extractable,
+      algorithm === 'X25519' ? ['deriveBits'] : ['sign'],
+    );
+  } catch (cause) {
+    throw new CryptoError(
+      'invalid-key',
+      'importPrivateKey',
+      `${algorithm} PKCS#8 key rejected`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * Computes X25519(ourPrivateKey, theirPublicKey). A low-order or malformed
+ * public key is rejected with `invalid-key`; callers must not retry.
+ */
+export async function x25519(
+  ourPrivateKey: CryptoKey,
+  theirPublicKey: Uint8Array,
+): Promise<Bytes> {
+  if (theirPublicKey.length !== 32) {
+    throw new CryptoError(
+      'invalid-key',
+      'x25519',
+      `public key must be 32 bytes, got ${theirPublicKey.length}`,
+    );
+  }
+  let shared: ArrayBuffer;
+  try {
+    const publicKey = await subtle().importKey(
+      'raw',
+      copyBytes(theirPublicKey),
+      { name: 'X25519' },
+      true,
+      [],
+    );
+    shared = await subtle().deriveBits(
+      { name: 'X25519', public: publicKey },
+      ourPrivateKey,
+      256,
+    );
+  } catch (cause) {
+    throw new CryptoError(
+      'invalid-key',
+      'x25519',
+      'public key rejected (low order or malformed)',
+      { cause },
+    );
+  }
+  const out = new Uint8Array(shared);
+  // Some runtimes return the all-zero output of a low-order point instead of
+  // throwing (RFC 7748 section 6.1 asks the caller to check).
+  if (out.every((byte) => byte === 0)) {
+    throw new CryptoError('invalid-key', 'x25519', 'all-zero shared secret');
+  }
+  return out;
+}
+
+/** Joins a signature context label, a zero byte and the message. */
+export function signedPayload(context: string, message: Uint8Array): Bytes {
+  return concat(utf8(context), new Uint8Array([0]), message);
+}
+
+export async function ed25519Sign(
+  privateKey: CryptoKey,
+  context: string,
+  message: Uint8Array,
+): Promise<Bytes> {
+  return new Uint8Array(
+    await subtle().sign(
+      { name: 'Ed25519' },
+      privateKey,
+      signedPayload(context, message),
+    ),
+  );
+}
+
+/** Returns false for a wrong signature or a malformed key; never throws. */
+export async function ed25519Verify(
+  publicKey: Uint8Array,
+  context: string,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  if (publicKey.length !== 32 || signature.length !== 64) return false;
+  try {
+    const key = await subtle().importKey(
+      'raw',
+      copyBytes(publicKey),
+      { name: 'Ed25519' },
+      false,
+      ['verify'],
+    );
+    return await subtle().verify(
+      { name: 'Ed25519' },
+      key,
+      copyBytes(signature),
+      signedPayload(context, message),
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** Verifies a signature over raw bytes, with no context label (vector tests). */
+export async function ed25519VerifyRaw(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  try {
+    const key = await subtle().importKey(
+      'raw',
+      copyBytes(publicKey),
+      { name: 'Ed25519' },
+      false,
+      ['verify'],
+    );
+    return await subtle().verify(
+      { name: 'Ed25519' },
+      key,
+      copyBytes(signature),
+      copyBytes(message),
+    );
+  } catch {
+    return false;
+  }
+}
+
+export async function hkdfSha256(
+  inputKeyMaterial: Uint8Array,
+  salt: Uint8Array,
+  info: Uint8Array,
+  length: number,
+): Promise<Bytes> {
+  const key = await subtle().importKey(
+    'raw',
+    copyBytes(inputKeyMaterial),
+    'HKDF',
+    false,
+    ['deriveBits'],
+  );
+  return new Uint8Array(
+    await subtle().deriveBits(
+      {
+        name: 'HKDF',
+        hash: 'SHA-256',
+        salt: copyBytes(salt),
+        info: copyBytes(info),
+      },
+      key,
+      length * 8,
+    ),
+  );
+}
+
+export async function hmacSha256(
+  key: Uint8Array,
+  data: Uint8Array,
+): Promise<Bytes> {
+  const hmacKey = await subtle().importKey(
+    'raw',
+    copyBytes(key),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  );
+  return new Uint8Array(await subtle().sign('HMAC', hmacKey, copyBytes(data)));
+}
+
+export const AES_GCM_IV_LENGTH = 12;
+
+async function aesKey(key: Uint8Array | CryptoKey): Promise<CryptoKey> {
+  if (key instanceof Uint8Array) {
+    if (key.length !== 32) {
+      throw new CryptoError(
+        'invalid-key',
+        'aesKey',
+        `AES-256 key must be 32 bytes, got ${key.length}`,
+      );
+    }
+    return subtle().importKey('raw', copyBytes(key), 'AES-GCM', false, [
+      'encrypt',
+      'decrypt',
+    ]);
+  }
+  return key;
+}
+
+/** AES-256-GCM with a 96-bit IV and a full 128-bit tag appended. */
+export async function aesGcmEncrypt(
+  key: Uint8Array | CryptoKey,
+  iv: Uint8Array,
+  plaintext: Uint8Array,
+  associatedData: Uint8Array,
+): Promise<Bytes> {
+  if (iv.length !== AES_GCM_IV_LENGTH) {
+    throw new CryptoError(
+      'invalid-key',
+      'aesGcmEncrypt',
+      `IV must be 12 bytes, got ${iv.length}`,
+    );
+  }
+  return new Uint8Array(
+    await subtle().encrypt(
+      {
+        name: 'AES-GCM',
+        iv: copyBytes(iv),
+        additionalData: copyBytes(associatedData),
+        tagLength: 128,
+      },
+      await aesKey(key),
+      copyBytes(plaintext),
+    ),
+  );
+}
+
+/** Decrypts and authenticates; any failure is `decryption-failed`. */
+export async function aesGcmDecrypt(
+  key: Uint8Array | CryptoKey,
+  iv: Uint8Array,
+  ciphertext: Uint8Array,
+  associatedData: Uint8Array,
+): Promise<Bytes> {
+  if (iv.length !== AES_GCM_IV_LENGTH || ciphertext.length < 16) {
+    throw new CryptoError(
+      'decryption-failed',
+      'aesGcmDecrypt',
+      `invalid IV (${iv.length} bytes) or ciphertext (${ciphertext.length} bytes)`,
+    );
+  }
+  try {
+    return new Uint8Array(
+      await subtle().decrypt(
+        {
+          name: 'AES-GCM',
+          iv: copyBytes(iv),
+          additionalData: copyBytes(associatedData),
+          tagLength: 128,
+        },
+        await aesKey(key),
+        copyBytes(ciphertext),
+      ),
+    );
+  } catch (cause) {
+    throw new CryptoError(
+      'decryption-failed',
+      'aesGcmDecrypt',
+      'authentication failed',
+      { cause },
+    );
+  }
+}
+
+/** Creates a non-extractable AES-256-GCM key, used as the storage key. */
+export async function generateAesKey(): Promise<CryptoKey> {
+  return subtle().generateKey({ name: 'AES-GCM', length: 256 }, false, [
+    'encrypt',
+    'decrypt',
+  ]);
+}
+
+export async function sha256(data: Uint8Array): Promise<Bytes> {
+  return new Uint8Array(await subtle().digest('SHA-256', copyBytes(data)));
+}
+
+export async function sha512(data: Uint8Array): Promise<Bytes> {
+  return new Uint8Array(await subtle().digest('SHA-512', copyBytes(data)));
+}
+
+export const ML_KEM_768_PUBLIC_KEY_LENGTH = 1184;
+export const ML_KEM_768_CIPHERTEXT_LENGTH = 1088;
+
+export interface KemKeyPair {
+  readonly publicKey: Bytes;
+  readonly secretKey: Bytes;
+}
+
+export function mlKem768Generate(random: RandomSource): KemKeyPair {
+  const { publicKey, secretKey } = ml_kem768.keygen(random.bytes(64));
+  return { publicKey: copyBytes(publicKey), secretKey: copyBytes(secretKey) };
+}
+
+export function mlKem768Encapsulate(
+  publicKey: Uint8Array,
+  random: RandomSource,
+): { cipherText: Bytes; sharedSecret: Bytes } {
+  if (publicKey.length !== ML_KEM_768_PUBLIC_KEY_LENGTH) {
+    throw new CryptoError(
+      'invalid-key',
+      'mlKem768Encapsulate',
+      `public key must be ${ML_KEM_768_PUBLIC_KEY_LENGTH} bytes, got ${publicKey.length}`,
+    );
+  }
+  try {
+    const { cipherText, sharedSecret } = ml_kem768.encapsulate(
+      publicKey,
+      random.bytes(32),
+    );
+    return {
+      cipherText: copyBytes(cipherText),
+      sharedSecret: copyBytes(sharedSecret),
+    };
+  } catch (cause) {
+    throw new CryptoError(
+      'invalid-key',
+      'mlKem768Encapsulate',
+      'public key rejected',
+      { cause },
+    );
+  }
+}
+
+export function mlKem768Decapsulate(
+  cipherText: Uint8Array,
+  secretKey: Uint8Array,
+): Bytes {
+  if (cipherText.length !== ML_KEM_768_CIPHERTEXT_LENGTH) {
+    throw new CryptoError(
+      'invalid-message',
+      'mlKem768Decapsulate',
+      `ciphertext must be ${ML_KEM_768_CIPHERTEXT_LENGTH} bytes, got ${cipherText.length}`,
+    );
+  }
+  return copyBytes(ml_kem768.decapsulate(cipherText, secretKey));
+}

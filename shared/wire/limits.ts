@@ -1,0 +1,26 @@
+/** Sizes and rates the relay enforces; clients use the same values. */
+
+/** Largest envelope body, in bytes before base64url encoding. */
+export const MAX_ENVELOPE_BODY_BYTES = 64 * 1024;
+/** Largest HTTP request body the relay parses. */
+export const MAX_HTTP_BODY_BYTES = 1024 * 1024;
+/** Largest Socket.IO message the relay accepts (Socket.IO `maxHttpBufferSize`). */
+export const MAX_SOCKET_MESSAGE_BYTES = 1024 * 1024;
+
+/** One-time prekeys (X25519 and ML-KEM) a device keeps published. */
+export const ONE_TIME_PREKEY_POOL_SIZE = 100;
+/** The relay asks for a refill when a pool falls below this many keys. */
+export const ONE_TIME_PREKEY_REFILL_THRESHOLD = 25;
+/** Most keys of one kind accepted in one upload. */
+export const MAX_PREKEYS_PER_UPLOAD = 200;
+
+/** Envelopes acknowledged in one `envelope:ack` event. */
+export const MAX_ACK_IDS = 500;
+/** Stored envelopes delivered per batch on reconnect. */
+export const DELIVERY_BATCH_SIZE = 200;
+
+/** Lifetime of a sign-in nonce. */
+export const SIGN_IN_NONCE_TTL_MS = 60_000;
+
+export const USERNAME_MIN_LENGTH = 3;
+export const USERNAME_MAX_LENGTH = 32;
