@@ -24,3 +24,6 @@ export const SignatureContext = {
   keyLog: 'Cloak-v1/sig/key-log',
   signIn: 'Cloak-v1/sig/sign-in',
 } as const;
+
+/** Info string of the id that marks a set-up without a one-time prekey. */
+export const SETUP_ID_INFO = 'Cloak-v1/PQXDH/setup-id';

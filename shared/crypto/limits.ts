@@ -1,0 +1,21 @@
+/**
+ * Bounds of the Double Ratchet and of the session record. Each rejection
+ * that one of them causes names the limit and the value that broke it.
+ */
+
+/** Most message keys one message may skip in one receiving chain. */
+export const MAX_SKIP = 1_000;
+/** Most skipped message keys stored for one receiving chain; oldest evicted. */
+export const MAX_SKIPPED_KEYS_PER_CHAIN = 1_000;
+/** Most skipped message keys stored for one session; oldest evicted. */
+export const MAX_SKIPPED_KEYS_PER_SESSION = 2_000;
+/** Age after which a skipped message key is deleted, in milliseconds. */
+export const SKIPPED_KEY_MAX_AGE_MS = 14 * 24 * 60 * 60 * 1000;
+/** Old receiving chains kept for their skipped keys, besides the current one. */
+export const MAX_OLD_RECEIVING_CHAINS = 5;
+/** Message numbers and chain lengths at or above this value are rejected. */
+export const MAX_COUNTER = 2 ** 31;
+/** Earlier sessions kept per peer device, besides the current one. */
+export const MAX_EARLIER_SESSIONS = 40;
+/** Padded plaintext lengths are multiples of this many bytes. */
+export const PADDING_BLOCK = 160;
