@@ -1,0 +1,125 @@
+/**
+ * Shared steps for the end-to-end scenarios: each person gets an isolated
+ * browser context (its own IndexedDB), and every step is narrated with
+ * `test.step` so that a failure names the person and the action.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type Browser,
+  type BrowserContext,
+  type Page,
+  expect,
+  test,
+} from '@playwright/test';
+
+export function relayUrl(): string {
+  const url = process.env.CLOAK_URL;
+  if (!url)
+    throw new Error('CLOAK_URL is not set; run through playwright.config.ts');
+  return url;
+}
+
+export interface Person {
+  readonly name: string;
+  readonly context: BrowserContext;
+  page: Page;
+}
+
+export async function openPerson(
+  browser: Browser,
+  name: string,
+): Promise<Person> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(relayUrl());
+  return { name, context, page };
+}
+
+export async function createAccount(person: Person): Promise<void> {
+  await test.step(`${person.name} creates an account`, async () => {
+    await person.page
+      .getByRole('textbox', { name: 'Username' })
+      .fill(person.name);
+    await person.page.getByRole('button', { name: 'Create account' }).click();
+    await expect(
+      person.page.getByRole('textbox', { name: 'Recipient' }),
+    ).toBeVisible({ timeout: 60_000 });
+    await expect(person.page.getByRole('status')).toContainText('Connected');
+  });
+}
+
+export async function startChat(
+  person: Person,
+  recipient: string,
+): Promise<void> {
+  await test.step(`${person.name} starts a chat with ${recipient}`, async () => {
+    await person.page
+      .getByRole('textbox', { name: 'Recipient' })
+      .fill(recipient);
+    await person.page.getByRole('button', { name: 'Start chat' }).click();
+    await expect(
+      person.page.getByRole('textbox', { name: 'Message' }),
+    ).toBeVisible();
+  });
+}
+
+export async function openConversation(
+  person: Person,
+  contact: string,
+): Promise<void> {
+  await test.step(`${person.name} opens the conversation with ${contact}`, async () => {
+    const item = person.page
+      .getByRole('list', { name: 'Conversations' })
+      .getByRole('listitem')
+      .filter({ hasText: contact });
+    await expect(item).toBeVisible();
+    await item.click();
+    await expect(
+      person.page.getByRole('textbox', { name: 'Message' }),
+    ).toBeVisible();
+  });
+}
+
+export async function sendMessage(person: Person, text: string): Promise<void> {
+  await test.step(`${person.name} sends "${text}"`, async () => {
+    const box = person.page.getByRole('textbox', { name: 'Message' });
+    await box.fill(text);
+    await box.press('Enter');
+    await expect(box).toHaveValue('');
+  });
+}
+
+export function messageItem(person: Person, text: string) {
+  return person.page
+    .getByRole('list', { name: 'Messages' })
+    .getByRole('listitem')
+    .filter({ hasText: text });
+}
+
+/** Lists every file below `folder`, SQLite's WAL and shared-memory files included. */
+export function filesBelow(folder: string): string[] {
+  const files: string[] = [];
+  for (const entry of readdirSync(folder)) {
+    const path = join(folder, entry);
+    if (statSync(path).isDirectory()) files.push(...filesBelow(path));
+    else files.push(path);
+  }
+  return files;
+}
+
+/** Returns the relay-side files that contain `needle` as raw bytes. */
+export function relayFilesContaining(needle: string): string[] {
+  const dataDir = process.env.CLOAK_DATA_DIR;
+  const logFile = process.env.CLOAK_LOG_FILE;
+  if (!dataDir || !logFile) throw new Error('relay paths are not set');
+  const forms = [
+    Buffer.from(needle, 'utf8'),
+    Buffer.from(Buffer.from(needle, 'utf8').toString('base64url')),
+    Buffer.from(needle, 'utf16le'),
+  ];
+  return [...filesBelow(dataDir), logFile].filter((file) => {
+    const content = readFileSync(file);
+    return forms.some((form) => content.includes(form));
+  });
+}
