@@ -24,3 +24,8 @@ export const SIGN_IN_NONCE_TTL_MS = 60_000;
 
 export const USERNAME_MIN_LENGTH = 3;
 export const USERNAME_MAX_LENGTH = 32;
+
+/** Most one-time prekeys of one kind the relay stores for a device. */
+export const MAX_STORED_ONE_TIME_PREKEYS = 1000;
+/** How long the relay remembers a sent envelope id to drop retries. */
+export const SENT_ID_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;

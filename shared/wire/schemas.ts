@@ -218,3 +218,11 @@ export type SignInFinish = z.infer<typeof SignInFinish>;
 
 export const BundleRequest = z.strictObject({ userId: Username });
 export type BundleRequest = z.infer<typeof BundleRequest>;
+
+/** The relay's reply to a registration: 201 when created, 200 when repeated. */
+export const RegisterResponse = z.strictObject({
+  userId: Username,
+  deviceId: DeviceId,
+  prekeys: PrekeyCounts,
+});
+export type RegisterResponse = z.infer<typeof RegisterResponse>;

@@ -1,0 +1,159 @@
+/**
+ * The Cloak relay: one HTTP server with the Express app (account API, built
+ * client) and Socket.IO (sign-in, key directory, envelopes), backed by the
+ * SQLite store in `dataDir`.
+ */
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Server } from 'socket.io';
+import { ErrorCode } from '../shared/wire/errors';
+import {
+  MAX_ACK_IDS,
+  MAX_SOCKET_MESSAGE_BYTES,
+  SENT_ID_RETENTION_MS,
+  SIGN_IN_NONCE_TTL_MS,
+} from '../shared/wire/limits';
+import { createHttpApp } from './http';
+import { type Logger, createLogger, moduleLogger } from './logger';
+import {
+  DeviceAndAddressLimiter,
+  type RateLimitOverrides,
+  resolveRateLimits,
+} from './rate-limit';
+import { handleConnection } from './socket/connection';
+import { DeliveryHub } from './socket/delivery';
+import type { RelayContext } from './socket/session';
+import type { RelayServer } from './socket/types';
+import { type SynchronousMode, openSqliteStore } from './store/sqlite';
+
+export interface RelayOptions {
+  /** Folder of the SQLite database; created when missing. */
+  readonly dataDir: string;
+  /** Listening address; 127.0.0.1 by default. */
+  readonly host?: string;
+  /** Listening port; 0 picks a free one. Default 3000. */
+  readonly port?: number;
+  readonly logger?: Logger;
+  /** Built client to serve (`dist/client`); ignored when it does not exist. */
+  readonly clientDir?: string;
+  /** SQLite `synchronous` pragma: NORMAL survives a crash, FULL a power loss. */
+  readonly synchronous?: SynchronousMode;
+  /**
+   * Origin that devices sign at sign-in and that browsers must send, such as
+   * `https://cloak.example`. Default: `http://` + the request's Host header.
+   */
+  readonly publicOrigin?: string;
+  readonly rateLimits?: RateLimitOverrides;
+  /** Lifetime of a sign-in nonce in ms; tests shorten it. */
+  readonly signInNonceTtlMs?: number;
+  /** Envelopes emitted to one socket before it must acknowledge some. */
+  readonly deliveryWindow?: number;
+}
+
+export interface Relay {
+  /** Base URL, such as `http://127.0.0.1:3000`. */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const DATABASE_FILE = 'cloak.sqlite';
+const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
+
+export async function createRelay(options: RelayOptions): Promise<Relay> {
+  const root = options.logger ?? createLogger();
+  const logger = moduleLogger(root, 'relay');
+  const host = options.host ?? '127.0.0.1';
+  mkdirSync(options.dataDir, { recursive: true });
+  const store = openSqliteStore({
+    path: path.join(options.dataDir, DATABASE_FILE),
+    synchronous: options.synchronous ?? 'NORMAL',
+  });
+  const limits = resolveRateLimits(options.rateLimits);
+
+  const app = createHttpApp({
+    store,
+    logger: moduleLogger(root, 'http'),
+    registerRate: limits.register,
+    clientDir: options.clientDir,
+  });
+  const httpServer = createServer(app);
+  const io: RelayServer = new Server(httpServer, {
+    maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
+    serveClient: false,
+    allowRequest: (request, callback) => {
+      // Browsers send Origin; a page of another site must not connect.
+      const origin = request.headers.origin;
+      const expected =
+        options.publicOrigin ?? `http://${request.headers.host ?? ''}`;
+      callback(null, origin === undefined || origin === expected);
+    },
+  });
+
+  const delivery = new DeliveryHub();
+  const context: RelayContext = {
+    io,
+    store,
+    delivery,
+    limits: {
+      signIn: new DeviceAndAddressLimiter(limits.signIn),
+      bundle: new DeviceAndAddressLimiter(limits.bundle),
+      send: new DeviceAndAddressLimiter(limits.send),
+    },
+    loggers: {
+      signIn: moduleLogger(root, 'signin'),
+      keys: moduleLogger(root, 'keys'),
+      envelopes: moduleLogger(root, 'envelopes'),
+    },
+    publicOrigin: options.publicOrigin,
+    signInNonceTtlMs: options.signInNonceTtlMs ?? SIGN_IN_NONCE_TTL_MS,
+    deliveryWindow: options.deliveryWindow ?? MAX_ACK_IDS,
+    now: Date.now,
+  };
+  const socketLogger = moduleLogger(root, 'relay');
+  io.on('connection', (socket) => {
+    handleConnection(context, socket, limits.socketEvents, socketLogger);
+  });
+
+  const prune = async () => {
+    try {
+      const pruned = await store.pruneSentIds(
+        Date.now() - SENT_ID_RETENTION_MS,
+      );
+      if (pruned > 0) logger.info({ count: pruned }, 'sent ids pruned');
+    } catch (error) {
+      logger.error({ err: error, code: ErrorCode.internal }, 'prune failed');
+    }
+  };
+  await prune();
+  const pruneTimer = setInterval(() => void prune(), PRUNE_INTERVAL_MS);
+  pruneTimer.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(options.port ?? 3000, host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  logger.info({ event: 'start', host, port }, 'relay started');
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      clearInterval(pruneTimer);
+      delivery.closeAll();
+      await new Promise<void>((resolve) => {
+        io.close(() => resolve());
+      });
+      await store.close();
+      logger.info({ event: 'stop' }, 'relay stopped');
+    })();
+    return closing;
+  };
+  return { url, port, close };
+}

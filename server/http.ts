@@ -1,0 +1,165 @@
+/**
+ * The relay's Express app: security headers, the account API, the health
+ * check, the built client with a single-page fallback, and `{ code, message }`
+ * JSON for every error, including malformed JSON and oversized bodies.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import express, {
+  type ErrorRequestHandler,
+  type NextFunction,
+  type Request,
+  type Response,
+} from 'express';
+import { ErrorCode } from '../shared/wire/errors';
+import { MAX_HTTP_BODY_BYTES } from '../shared/wire/limits';
+import { RegisterRequest, type RegisterResponse } from '../shared/wire/schemas';
+import { RelayError, parseRequest, toWireError } from './errors';
+import type { Logger } from './logger';
+import { checkCertificate, checkPrekeySignatures } from './prekeys';
+import { RateLimiter, type Rate } from './rate-limit';
+import type { Store } from './store/store';
+
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'self'",
+].join('; ');
+
+export interface HttpAppOptions {
+  readonly store: Store;
+  readonly logger: Logger;
+  readonly registerRate: Rate;
+  /** Folder of the built client; served only when it exists. */
+  readonly clientDir?: string | undefined;
+}
+
+function securityHeaders(req: Request, res: Response, next: NextFunction) {
+  res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+  res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+  // `req.secure` is true only on a TLS socket, since `trust proxy` is off.
+  if (req.secure) {
+    res.setHeader(
+      'Strict-Transport-Security',
+      'max-age=63072000; includeSubDomains',
+    );
+  }
+  next();
+}
+
+export function createHttpApp(options: HttpAppOptions): express.Express {
+  const { store, logger } = options;
+  const registerLimiter = new RateLimiter(options.registerRate);
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(securityHeaders);
+
+  app.get('/api/health', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.post(
+    '/api/accounts',
+    express.json({ limit: MAX_HTTP_BODY_BYTES }),
+    async (req, res) => {
+      if (!registerLimiter.take(req.socket.remoteAddress ?? 'unknown')) {
+        throw new RelayError(
+          ErrorCode.rateLimited,
+          'Too many registrations from this address. Wait a minute and try again.',
+        );
+      }
+      const request = parseRequest(RegisterRequest, req.body);
+      await checkCertificate(request.certificate);
+      await checkPrekeySignatures(request.certificate, request);
+      const outcome = await store.registerDevice(request);
+      const { userId, deviceId } = request.certificate;
+      if (outcome.kind === 'username-taken') {
+        throw new RelayError(
+          ErrorCode.usernameTaken,
+          `The username "${userId}" is already taken. Choose another one.`,
+        );
+      }
+      logger.info(
+        { event: 'register', outcome: outcome.kind },
+        'device registered',
+      );
+      const body: RegisterResponse = {
+        userId,
+        deviceId,
+        prekeys: outcome.prekeys,
+      };
+      res.status(outcome.kind === 'created' ? 201 : 200).json(body);
+    },
+  );
+
+  app.use('/api', () => {
+    throw new RelayError(ErrorCode.notFound, 'No such API endpoint.');
+  });
+
+  const clientDir = options.clientDir;
+  if (clientDir && existsSync(path.join(clientDir, 'index.html'))) {
+    app.use(express.static(clientDir, { index: 'index.html' }));
+    app.use((req, res, next) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+      res.sendFile(path.join(clientDir, 'index.html'), (error) => {
+        if (error) next(error);
+      });
+    });
+  }
+
+  app.use(() => {
+    throw new RelayError(ErrorCode.notFound, 'Not found.');
+  });
+
+  const handleError: ErrorRequestHandler = (error, _req, res, _next) => {
+    const relayError = toRelayError(error);
+    if (relayError) {
+      res.status(relayError.status).json(relayError.toWire());
+      if (relayError.status >= 500) {
+        logger.error({ code: relayError.code }, 'request failed');
+      }
+      return;
+    }
+    logger.error({ err: error, code: ErrorCode.internal }, 'request failed');
+    res.status(500).json(toWireError(error));
+  };
+  app.use(handleError);
+  return app;
+}
+
+/** Maps body-parser and static-file errors to relay errors. */
+function toRelayError(error: unknown): RelayError | undefined {
+  if (error instanceof RelayError) return error;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { status, type } = error as { status?: unknown; type?: unknown };
+  if (status === 413 || type === 'entity.too.large') {
+    return new RelayError(
+      ErrorCode.payloadTooLarge,
+      `The request body exceeds ${MAX_HTTP_BODY_BYTES} bytes.`,
+    );
+  }
+  if (type === 'entity.parse.failed') {
+    return new RelayError(
+      ErrorCode.invalidRequest,
+      'Invalid request: the body is not valid JSON.',
+    );
+  }
+  if (status === 404) return new RelayError(ErrorCode.notFound, 'Not found.');
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new RelayError(
+      ErrorCode.invalidRequest,
+      'Invalid request: the body could not be read.',
+    );
+  }
+  return undefined;
+}

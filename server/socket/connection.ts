@@ -1,0 +1,126 @@
+/**
+ * Wires each Socket.IO connection: the per-socket flood limit, the sign-in
+ * gate, payload validation and `Reply` acknowledgements. A handler error
+ * becomes `{ ok: false, error }`; the socket and the relay stay up.
+ */
+import { ErrorCode, type Reply } from '../../shared/wire/errors';
+import type { ClientToServerEvents } from '../../shared/wire/events';
+import type { Address } from '../../shared/wire/schemas';
+import { RelayError, toWireError } from '../errors';
+import type { Logger } from '../logger';
+import { RateLimiter, type Rate } from '../rate-limit';
+import { acknowledgeEnvelopes, sendEnvelope } from './envelopes';
+import { fetchBundles, uploadPrekeys } from './keys';
+import { type RelayContext, SocketSession } from './session';
+import { finishSignIn, startSignIn } from './signin';
+import type { RelaySocket } from './types';
+
+type EventName = keyof ClientToServerEvents;
+
+type Handler = (session: SocketSession, payload: unknown) => Promise<unknown>;
+type DeviceHandler = (
+  session: SocketSession,
+  device: Address,
+  payload: unknown,
+) => Promise<unknown>;
+
+/** Socket.IO's untyped listener view, since payloads are validated here. */
+interface UntypedSocket {
+  on(event: string, listener: (...args: unknown[]) => void): void;
+  onAny(listener: (event: string, ...args: unknown[]) => void): void;
+}
+
+export function handleConnection(
+  context: RelayContext,
+  socket: RelaySocket,
+  floodRate: Rate,
+  logger: Logger,
+): void {
+  const session = new SocketSession(socket, socket.handshake.address);
+  const flood = new RateLimiter(floodRate);
+  const untyped = socket as unknown as UntypedSocket;
+
+  const signedIn =
+    (handler: DeviceHandler): Handler =>
+    async (current, payload) => {
+      if (!current.device) {
+        throw new RelayError(
+          ErrorCode.unauthenticated,
+          'Sign in with signin:start and signin:finish before this event.',
+        );
+      }
+      return handler(current, current.device, payload);
+    };
+
+  const handlers: Record<EventName, Handler> = {
+    'signin:start': (current, payload) =>
+      startSignIn(context, current, payload),
+    'signin:finish': (current, payload) =>
+      finishSignIn(context, current, payload),
+    'keys:bundle': signedIn((current, device, payload) =>
+      fetchBundles(context, current, device, payload),
+    ),
+    'keys:upload': signedIn((_current, device, payload) =>
+      uploadPrekeys(context, device, payload),
+    ),
+    'envelope:send': signedIn((current, device, payload) =>
+      sendEnvelope(context, current, device, payload),
+    ),
+    'envelope:ack': signedIn((_current, device, payload) =>
+      acknowledgeEnvelopes(context, device, payload),
+    ),
+  };
+
+  const dispatch = async (
+    event: string,
+    handler: Handler | undefined,
+    args: unknown[],
+  ): Promise<void> => {
+    const last = args[args.length - 1];
+    const ack =
+      typeof last === 'function'
+        ? (last as (reply: Reply<unknown>) => void)
+        : undefined;
+    const payload = ack ? args.slice(0, -1)[0] : args[0];
+    let reply: Reply<unknown>;
+    try {
+      if (!flood.take('socket')) {
+        throw new RelayError(
+          ErrorCode.rateLimited,
+          'Too many events on this connection. Slow down and retry.',
+        );
+      }
+      if (!handler) {
+        throw new RelayError(
+          ErrorCode.invalidRequest,
+          `Invalid request: unknown event "${event.slice(0, 64)}".`,
+        );
+      }
+      reply = { ok: true, value: await handler(session, payload) };
+    } catch (error) {
+      const wire = toWireError(error);
+      if (wire.code === ErrorCode.internal) {
+        logger.error({ err: error, event, code: wire.code }, 'event failed');
+      } else {
+        logger.debug({ event, code: wire.code }, 'event rejected');
+      }
+      reply = { ok: false, error: wire };
+    }
+    // A client may leave out the acknowledgement callback; then the reply is
+    // dropped.
+    ack?.(reply);
+  };
+
+  for (const event of Object.keys(handlers) as EventName[]) {
+    untyped.on(event, (...args) => {
+      void dispatch(event, handlers[event], args);
+    });
+  }
+  untyped.onAny((event, ...args) => {
+    if (!Object.hasOwn(handlers, event)) void dispatch(event, undefined, args);
+  });
+
+  socket.on('disconnect', () => {
+    if (session.pump) context.delivery.remove(session.pump);
+  });
+}

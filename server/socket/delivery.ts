@@ -1,0 +1,124 @@
+/**
+ * Delivery of queued envelopes. Each signed-in socket has one pump, the only
+ * path by which envelopes reach it: the pump emits stored envelopes with
+ * `seq` above its cursor, in order, and sleeps until a new envelope is
+ * committed or an acknowledgement frees room in its window. Backlog and live
+ * envelopes therefore never interleave out of order.
+ */
+import { DELIVERY_BATCH_SIZE } from '../../shared/wire/limits';
+import type { Address, Envelope } from '../../shared/wire/schemas';
+import type { Logger } from '../logger';
+import type { Store } from '../store/store';
+import { deviceKey } from './types';
+
+export class DeliveryPump {
+  private cursor = 0;
+  private running = false;
+  private wakeRequested = false;
+  private closed = false;
+  /** Ids emitted on this socket and not yet acknowledged by the device. */
+  private readonly inFlight = new Set<string>();
+
+  constructor(
+    readonly address: Address,
+    private readonly store: Store,
+    private readonly emit: (envelope: Envelope) => void,
+    private readonly window: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Runs the pump now, or once more after the current run if one is active. */
+  wake(): void {
+    if (this.closed) return;
+    if (this.running) {
+      this.wakeRequested = true;
+      return;
+    }
+    void this.run();
+  }
+
+  acknowledged(ids: readonly string[]): void {
+    for (const id of ids) this.inFlight.delete(id);
+    this.wake();
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      do {
+        this.wakeRequested = false;
+        await this.drain();
+      } while (this.wakeRequested && !this.closed);
+    } catch (error) {
+      this.logger.error({ err: error }, 'delivery failed');
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async drain(): Promise<void> {
+    while (!this.closed) {
+      const room = this.window - this.inFlight.size;
+      if (room <= 0) return;
+      const batch = await this.store.envelopesAfter(
+        this.address,
+        this.cursor,
+        Math.min(room, DELIVERY_BATCH_SIZE),
+      );
+      if (batch.length === 0) return;
+      for (const envelope of batch) {
+        if (this.closed) return;
+        this.emit(envelope);
+        this.inFlight.add(envelope.id);
+        this.cursor = envelope.seq;
+      }
+    }
+  }
+}
+
+/** The pumps of every signed-in socket, by device. */
+export class DeliveryHub {
+  private readonly pumps = new Map<string, Set<DeliveryPump>>();
+
+  add(pump: DeliveryPump): void {
+    const key = deviceKey(pump.address);
+    let set = this.pumps.get(key);
+    if (!set) {
+      set = new Set();
+      this.pumps.set(key, set);
+    }
+    set.add(pump);
+    pump.wake();
+  }
+
+  remove(pump: DeliveryPump): void {
+    pump.close();
+    const key = deviceKey(pump.address);
+    const set = this.pumps.get(key);
+    set?.delete(pump);
+    if (set?.size === 0) this.pumps.delete(key);
+  }
+
+  /** Wakes the pumps of a device after an envelope for it was committed. */
+  notify(address: Address): void {
+    for (const pump of this.pumps.get(deviceKey(address)) ?? []) pump.wake();
+  }
+
+  /** Frees window room on every socket of the device that acknowledged. */
+  acknowledged(address: Address, ids: readonly string[]): void {
+    for (const pump of this.pumps.get(deviceKey(address)) ?? []) {
+      pump.acknowledged(ids);
+    }
+  }
+
+  closeAll(): void {
+    for (const set of this.pumps.values()) {
+      for (const pump of set) pump.close();
+    }
+    this.pumps.clear();
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Starts the relay from the environment: PORT (default 3000, 0 picks a free
+ * port), HOST (default 127.0.0.1), DATA_DIR (default ./data),
+ * SQLITE_SYNCHRONOUS (NORMAL or FULL) and PUBLIC_ORIGIN. Builds the client
+ * first when `dist/client/index.html` is missing, then logs one line,
+ * `Cloak is ready at <url>`, with a `url` field.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { createRelay } from './app';
+import { createLogger, moduleLogger } from './logger';
+import type { SynchronousMode } from './store/sqlite';
+
+const CLIENT_DIR = path.resolve('dist/client');
+const VITE_CONFIG = 'client/vite.config.ts';
+
+function readPort(value: string | undefined): number {
+  if (value === undefined || value === '') return 3000;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`Invalid PORT "${value}": expected an integer 0-65535.`);
+  }
+  return port;
+}
+
+function readSynchronous(value: string | undefined): SynchronousMode {
+  const mode = (value ?? 'NORMAL').toUpperCase();
+  if (mode !== 'NORMAL' && mode !== 'FULL') {
+    throw new Error(
+      `Invalid SQLITE_SYNCHRONOUS "${value}": expected NORMAL or FULL.`,
+    );
+  }
+  return mode;
+}
+
+async function buildClientIfMissing(log: ReturnType<typeof createLogger>) {
+  if (existsSync(path.join(CLIENT_DIR, 'index.html'))) return;
+  if (!existsSync(VITE_CONFIG)) {
+    log.warn(
+      { config: VITE_CONFIG },
+      'client build skipped: no Vite config; serving the API only',
+    );
+    return;
+  }
+  log.info({ outDir: CLIENT_DIR }, 'building the client');
+  const { build } = await import('vite');
+  await build({ configFile: VITE_CONFIG, logLevel: 'warn' });
+}
+
+async function main(): Promise<void> {
+  const root = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
+  const log = moduleLogger(root, 'relay');
+  const relay = await (async () => {
+    await buildClientIfMissing(log);
+    return createRelay({
+      dataDir: path.resolve(process.env.DATA_DIR ?? './data'),
+      host: process.env.HOST || '127.0.0.1',
+      port: readPort(process.env.PORT),
+      synchronous: readSynchronous(process.env.SQLITE_SYNCHRONOUS),
+      publicOrigin: process.env.PUBLIC_ORIGIN || undefined,
+      clientDir: CLIENT_DIR,
+      logger: root,
+    });
+  })();
+  log.info({ url: relay.url }, `Cloak is ready at ${relay.url}`);
+
+  const shutdown = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'shutting down');
+    relay.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+main().catch((error: unknown) => {
+  createLogger().fatal({ err: error }, 'relay failed to start');
+  process.exitCode = 1;
+});

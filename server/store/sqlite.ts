@@ -1,0 +1,434 @@
+/**
+ * The SQLite store (better-sqlite3, WAL). Every method runs in one
+ * transaction; `synchronous=NORMAL` keeps a committed transaction across a
+ * crash or `kill -9` of the relay, and `FULL` across a power loss as well.
+ */
+import Database from 'better-sqlite3';
+import type {
+  Address,
+  DeviceCertificate,
+  Envelope,
+  EnvelopeKind,
+  OneTimePrekey,
+  PqPrekey,
+  PrekeyBundle,
+  PrekeyCounts,
+  PrekeyUpload,
+  RegisterRequest,
+  SignedPrekey,
+} from '../../shared/wire/schemas';
+import { migrate } from './migrations';
+import type {
+  BundleResult,
+  NewEnvelope,
+  RegisterOutcome,
+  Store,
+  StoreEnvelopeResult,
+} from './store';
+
+export type SynchronousMode = 'NORMAL' | 'FULL';
+
+export interface SqliteStoreOptions {
+  /** Database file path; `:memory:` for a throwaway store. */
+  readonly path: string;
+  readonly synchronous?: SynchronousMode;
+}
+
+interface EnvelopeRow {
+  seq: number;
+  id: string;
+  kind: string;
+  sender_user: string;
+  sender_device: number;
+  recipient_user: string;
+  recipient_device: number;
+  server_ts: number;
+  body: string;
+}
+
+interface PqPrekeyRow {
+  key_id: number;
+  public_key: string;
+  signature: string;
+}
+
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+
+  constructor(options: SqliteStoreOptions) {
+    this.db = new Database(options.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db);
+  }
+
+  async registerDevice(request: RegisterRequest): Promise<RegisterOutcome> {
+    const { certificate } = request;
+    const register = this.db.transaction((): RegisterOutcome => {
+      const account = this.db
+        .prepare('SELECT identity_key FROM accounts WHERE user_id = ?')
+        .get(certificate.userId) as { identity_key: string } | undefined;
+      if (account && account.identity_key !== certificate.identityKey) {
+        return { kind: 'username-taken' };
+      }
+      if (!account) {
+        this.db
+          .prepare(
+            'INSERT INTO accounts (user_id, identity_key, created_at) VALUES (?, ?, ?)',
+          )
+          .run(certificate.userId, certificate.identityKey, Date.now());
+      }
+      const stored = this.readCertificate(certificate);
+      if (stored && sameCertificate(stored, certificate)) {
+        return { kind: 'unchanged', prekeys: this.countPrekeys(certificate) };
+      }
+      if (stored) {
+        this.deletePrekeys(certificate);
+        this.db
+          .prepare(
+            'UPDATE devices SET certificate = ? WHERE user_id = ? AND device_id = ?',
+          )
+          .run(
+            JSON.stringify(certificate),
+            certificate.userId,
+            certificate.deviceId,
+          );
+      } else {
+        this.db
+          .prepare(
+            `INSERT INTO devices (user_id, device_id, certificate, created_at)
+             VALUES (?, ?, ?, ?)`,
+          )
+          .run(
+            certificate.userId,
+            certificate.deviceId,
+            JSON.stringify(certificate),
+            Date.now(),
+          );
+      }
+      this.writePrekeys(certificate, request);
+      return {
+        kind: stored ? 'replaced' : 'created',
+        prekeys: this.countPrekeys(certificate),
+      };
+    });
+    return register.immediate();
+  }
+
+  async getDevice(address: Address): Promise<DeviceCertificate | undefined> {
+    return this.readCertificate(address);
+  }
+
+  async takeBundles(userId: string): Promise<BundleResult | undefined> {
+    const take = this.db.transaction((): BundleResult | undefined => {
+      const rows = this.db
+        .prepare(
+          'SELECT certificate FROM devices WHERE user_id = ? ORDER BY device_id',
+        )
+        .pluck()
+        .all(userId) as string[];
+      if (rows.length === 0) return undefined;
+      const bundles: PrekeyBundle[] = [];
+      const counts = new Map<number, PrekeyCounts>();
+      for (const row of rows) {
+        const certificate = JSON.parse(row) as DeviceCertificate;
+        const bundle = this.takeBundle(certificate);
+        if (bundle) bundles.push(bundle);
+        counts.set(certificate.deviceId, this.countPrekeys(certificate));
+      }
+      return { bundles, counts };
+    });
+    return take.immediate();
+  }
+
+  async uploadPrekeys(
+    address: Address,
+    upload: PrekeyUpload,
+  ): Promise<PrekeyCounts> {
+    const write = this.db.transaction(() => {
+      this.writePrekeys(address, upload);
+      return this.countPrekeys(address);
+    });
+    return write.immediate();
+  }
+
+  async prekeyCounts(address: Address): Promise<PrekeyCounts> {
+    return this.countPrekeys(address);
+  }
+
+  async storeEnvelope(envelope: NewEnvelope): Promise<StoreEnvelopeResult> {
+    const store = this.db.transaction((): StoreEnvelopeResult => {
+      const inserted = this.db
+        .prepare(
+          `INSERT INTO sent_ids (sender_user, sender_device, id, server_ts)
+           VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        )
+        .run(
+          envelope.from.userId,
+          envelope.from.deviceId,
+          envelope.id,
+          envelope.serverTs,
+        );
+      if (inserted.changes === 0) {
+        const serverTs = this.db
+          .prepare(
+            `SELECT server_ts FROM sent_ids
+             WHERE sender_user = ? AND sender_device = ? AND id = ?`,
+          )
+          .pluck()
+          .get(envelope.from.userId, envelope.from.deviceId, envelope.id);
+        return { duplicate: true, serverTs: serverTs as number };
+      }
+      const seq = this.db
+        .prepare(
+          `UPDATE devices SET last_seq = last_seq + 1
+           WHERE user_id = ? AND device_id = ? RETURNING last_seq`,
+        )
+        .pluck()
+        .get(envelope.to.userId, envelope.to.deviceId) as number | undefined;
+      if (seq === undefined) {
+        throw new Error('recipient device is not registered');
+      }
+      this.db
+        .prepare(
+          `INSERT INTO envelopes (recipient_user, recipient_device, seq, id, kind,
+             sender_user, sender_device, server_ts, body)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          envelope.to.userId,
+          envelope.to.deviceId,
+          seq,
+          envelope.id,
+          envelope.kind,
+          envelope.from.userId,
+          envelope.from.deviceId,
+          envelope.serverTs,
+          envelope.body,
+        );
+      return { duplicate: false, serverTs: envelope.serverTs, seq };
+    });
+    return store.immediate();
+  }
+
+  async envelopesAfter(
+    address: Address,
+    afterSeq: number,
+    limit: number,
+  ): Promise<Envelope[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM envelopes
+         WHERE recipient_user = ? AND recipient_device = ? AND seq > ?
+         ORDER BY seq LIMIT ?`,
+      )
+      .all(address.userId, address.deviceId, afterSeq, limit) as EnvelopeRow[];
+    return rows.map(toEnvelope);
+  }
+
+  async deleteEnvelopes(
+    address: Address,
+    ids: readonly string[],
+  ): Promise<number> {
+    const statement = this.db.prepare(
+      `DELETE FROM envelopes
+       WHERE recipient_user = ? AND recipient_device = ? AND id = ?`,
+    );
+    const remove = this.db.transaction(() => {
+      let deleted = 0;
+      for (const id of ids) {
+        deleted += statement.run(address.userId, address.deviceId, id).changes;
+      }
+      return deleted;
+    });
+    return remove.immediate();
+  }
+
+  async pruneSentIds(before: number): Promise<number> {
+    return this.db
+      .prepare('DELETE FROM sent_ids WHERE server_ts < ?')
+      .run(before).changes;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  private readCertificate(address: Address): DeviceCertificate | undefined {
+    const row = this.db
+      .prepare(
+        'SELECT certificate FROM devices WHERE user_id = ? AND device_id = ?',
+      )
+      .pluck()
+      .get(address.userId, address.deviceId) as string | undefined;
+    return row === undefined
+      ? undefined
+      : (JSON.parse(row) as DeviceCertificate);
+  }
+
+  /** Reads one device's bundle, deleting the one-time keys it hands out. */
+  private takeBundle(certificate: DeviceCertificate): PrekeyBundle | undefined {
+    const owner = [certificate.userId, certificate.deviceId] as const;
+    const signed = this.db
+      .prepare(
+        `SELECT key_id, public_key, signature FROM signed_prekeys
+         WHERE user_id = ? AND device_id = ?`,
+      )
+      .get(...owner) as PqPrekeyRow | undefined;
+    const oneTimePq = this.db
+      .prepare(
+        `DELETE FROM pq_prekeys WHERE rowid = (
+           SELECT rowid FROM pq_prekeys
+           WHERE user_id = ? AND device_id = ? AND last_resort = 0
+           ORDER BY rowid LIMIT 1)
+         RETURNING key_id, public_key, signature`,
+      )
+      .get(...owner) as PqPrekeyRow | undefined;
+    const pq =
+      oneTimePq ??
+      (this.db
+        .prepare(
+          `SELECT key_id, public_key, signature FROM pq_prekeys
+           WHERE user_id = ? AND device_id = ? AND last_resort = 1`,
+        )
+        .get(...owner) as PqPrekeyRow | undefined);
+    if (!signed || !pq) return undefined;
+    const oneTime = this.db
+      .prepare(
+        `DELETE FROM one_time_prekeys WHERE rowid = (
+           SELECT rowid FROM one_time_prekeys
+           WHERE user_id = ? AND device_id = ? ORDER BY rowid LIMIT 1)
+         RETURNING key_id, public_key`,
+      )
+      .get(...owner) as Omit<PqPrekeyRow, 'signature'> | undefined;
+    const bundle: PrekeyBundle = {
+      certificate,
+      signedPrekey: toSignedKey(signed),
+      pqPrekey: toSignedKey(pq),
+      pqPrekeyLastResort: oneTimePq === undefined,
+    };
+    if (oneTime) {
+      bundle.oneTimePrekey = {
+        keyId: oneTime.key_id,
+        publicKey: oneTime.public_key,
+      };
+    }
+    return bundle;
+  }
+
+  private writePrekeys(
+    address: Address,
+    keys: {
+      signedPrekey?: SignedPrekey | undefined;
+      lastResortPqPrekey?: PqPrekey | undefined;
+      oneTimePrekeys: readonly OneTimePrekey[];
+      oneTimePqPrekeys: readonly PqPrekey[];
+    },
+  ): void {
+    const owner = [address.userId, address.deviceId] as const;
+    if (keys.signedPrekey) {
+      const { keyId, publicKey, signature } = keys.signedPrekey;
+      this.db
+        .prepare(
+          `INSERT INTO signed_prekeys (user_id, device_id, key_id, public_key, signature)
+           VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (user_id, device_id) DO UPDATE SET
+             key_id = excluded.key_id,
+             public_key = excluded.public_key,
+             signature = excluded.signature`,
+        )
+        .run(...owner, keyId, publicKey, signature);
+    }
+    const insertPq = this.db.prepare(
+      `INSERT INTO pq_prekeys (user_id, device_id, last_resort, key_id, public_key, signature)
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (user_id, device_id, last_resort, key_id) DO UPDATE SET
+         public_key = excluded.public_key,
+         signature = excluded.signature`,
+    );
+    if (keys.lastResortPqPrekey) {
+      const { keyId, publicKey, signature } = keys.lastResortPqPrekey;
+      this.db
+        .prepare(
+          'DELETE FROM pq_prekeys WHERE user_id = ? AND device_id = ? AND last_resort = 1',
+        )
+        .run(...owner);
+      insertPq.run(...owner, 1, keyId, publicKey, signature);
+    }
+    for (const key of keys.oneTimePqPrekeys) {
+      insertPq.run(...owner, 0, key.keyId, key.publicKey, key.signature);
+    }
+    const insertOneTime = this.db.prepare(
+      `INSERT INTO one_time_prekeys (user_id, device_id, key_id, public_key)
+       VALUES (?, ?, ?, ?)
+       ON CONFLICT (user_id, device_id, key_id) DO UPDATE SET
+         public_key = excluded.public_key`,
+    );
+    for (const key of keys.oneTimePrekeys) {
+      insertOneTime.run(...owner, key.keyId, key.publicKey);
+    }
+  }
+
+  private deletePrekeys(address: Address): void {
+    for (const table of ['signed_prekeys', 'pq_prekeys', 'one_time_prekeys']) {
+      this.db
+        .prepare(`DELETE FROM ${table} WHERE user_id = ? AND device_id = ?`)
+        .run(address.userId, address.deviceId);
+    }
+  }
+
+  private countPrekeys(address: Address): PrekeyCounts {
+    const owner = [address.userId, address.deviceId] as const;
+    const oneTimePrekeys = this.db
+      .prepare(
+        'SELECT count(*) FROM one_time_prekeys WHERE user_id = ? AND device_id = ?',
+      )
+      .pluck()
+      .get(...owner) as number;
+    const oneTimePqPrekeys = this.db
+      .prepare(
+        `SELECT count(*) FROM pq_prekeys
+         WHERE user_id = ? AND device_id = ? AND last_resort = 0`,
+      )
+      .pluck()
+      .get(...owner) as number;
+    return { oneTimePrekeys, oneTimePqPrekeys };
+  }
+}
+
+function sameCertificate(a: DeviceCertificate, b: DeviceCertificate): boolean {
+  return (
+    a.identityKey === b.identityKey &&
+    a.signingKey === b.signingKey &&
+    a.dhKey === b.dhKey &&
+    a.issuedAt === b.issuedAt &&
+    a.signature === b.signature
+  );
+}
+
+function toSignedKey(row: PqPrekeyRow): SignedPrekey {
+  return {
+    keyId: row.key_id,
+    publicKey: row.public_key,
+    signature: row.signature,
+  };
+}
+
+function toEnvelope(row: EnvelopeRow): Envelope {
+  return {
+    v: 1,
+    kind: row.kind as EnvelopeKind,
+    id: row.id,
+    from: { userId: row.sender_user, deviceId: row.sender_device },
+    to: { userId: row.recipient_user, deviceId: row.recipient_device },
+    serverTs: row.server_ts,
+    seq: row.seq,
+    body: row.body,
+  };
+}
+
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options);
+}

@@ -1,0 +1,94 @@
+/**
+ * The relay's storage interface. The relay holds only public keys and opaque
+ * ciphertext: accounts (username bound to a user identity key), device
+ * certificates, prekeys and queued envelopes. Each method is atomic, so a
+ * caller never sees half of a registration, a bundle or a send.
+ */
+import type {
+  Address,
+  DeviceCertificate,
+  Envelope,
+  EnvelopeKind,
+  PrekeyBundle,
+  PrekeyCounts,
+  PrekeyUpload,
+  RegisterRequest,
+} from '../../shared/wire/schemas';
+
+export type RegisterOutcome =
+  /** A new device was stored (and a new account, if the username was free). */
+  | { readonly kind: 'created'; readonly prekeys: PrekeyCounts }
+  /** The same certificate was already stored; nothing changed. */
+  | { readonly kind: 'unchanged'; readonly prekeys: PrekeyCounts }
+  /** The account's identity key issued a new certificate for this device id. */
+  | { readonly kind: 'replaced'; readonly prekeys: PrekeyCounts }
+  /** The username belongs to another user identity key. */
+  | { readonly kind: 'username-taken' };
+
+export interface BundleResult {
+  readonly bundles: PrekeyBundle[];
+  /** Pool sizes of each device after this fetch, keyed by device id. */
+  readonly counts: ReadonlyMap<number, PrekeyCounts>;
+}
+
+export interface NewEnvelope {
+  readonly id: string;
+  readonly kind: EnvelopeKind;
+  readonly from: Address;
+  readonly to: Address;
+  readonly body: string;
+  readonly serverTs: number;
+}
+
+export type StoreEnvelopeResult =
+  | {
+      readonly duplicate: false;
+      readonly serverTs: number;
+      readonly seq: number;
+    }
+  /** The sender device already sent this id; `serverTs` is the first one. */
+  | { readonly duplicate: true; readonly serverTs: number };
+
+export interface Store {
+  /**
+   * Binds the username to the certificate's identity key if it is free, and
+   * stores the device with its prekeys. Signatures must be verified first.
+   */
+  registerDevice(request: RegisterRequest): Promise<RegisterOutcome>;
+
+  /** Returns a device's certificate, or undefined if it is not registered. */
+  getDevice(address: Address): Promise<DeviceCertificate | undefined>;
+
+  /**
+   * Builds one bundle per device of `userId`, deleting the one-time prekey
+   * and one-time PQ prekey it hands out. Returns undefined for an unknown user.
+   */
+  takeBundles(userId: string): Promise<BundleResult | undefined>;
+
+  /** Adds or replaces a device's prekeys; signatures must be verified first. */
+  uploadPrekeys(address: Address, upload: PrekeyUpload): Promise<PrekeyCounts>;
+
+  /** Returns the sizes of a device's one-time prekey pools. */
+  prekeyCounts(address: Address): Promise<PrekeyCounts>;
+
+  /**
+   * Commits an envelope with the recipient's next `seq`, unless its sender
+   * device already sent the same id (then nothing is queued).
+   */
+  storeEnvelope(envelope: NewEnvelope): Promise<StoreEnvelopeResult>;
+
+  /** Returns up to `limit` queued envelopes of a device with seq > `afterSeq`. */
+  envelopesAfter(
+    address: Address,
+    afterSeq: number,
+    limit: number,
+  ): Promise<Envelope[]>;
+
+  /** Deletes the listed envelopes of this device only; returns how many. */
+  deleteEnvelopes(address: Address, ids: readonly string[]): Promise<number>;
+
+  /** Deletes deduplication records older than `before` (ms since epoch). */
+  pruneSentIds(before: number): Promise<number>;
+
+  close(): Promise<void>;
+}
