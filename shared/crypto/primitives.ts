@@ -449,5 +449,17 @@ export function mlKem768Decapsulate(
       `ciphertext must be ${ML_KEM_768_CIPHERTEXT_LENGTH} bytes, got ${cipherText.length}`,
     );
   }
-  return copyBytes(ml_kem768.decapsulate(cipherText, secretKey));
+  try {
+    // A modified ciphertext does not throw: ML-KEM then returns the implicit
+    // rejection secret, which matches no encapsulation. Only a malformed
+    // secret key (wrong length or failed hash check) throws here.
+    return copyBytes(ml_kem768.decapsulate(cipherText, secretKey));
+  } catch (cause) {
+    throw new CryptoError(
+      'invalid-key',
+      'mlKem768Decapsulate',
+      'secret key rejected (wrong length or hash check failed)',
+      { cause },
+    );
+  }
 }

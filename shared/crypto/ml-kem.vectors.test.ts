@@ -1,0 +1,245 @@
+/**
+ * NIST ACVP known answers for ML-KEM-768 (FIPS 203), run through the
+ * primitives wrapper. A random source that returns the vector's seed stands
+ * in for the CSPRNG, so key generation and encapsulation are reproducible.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { type Bytes, concat, fromHex, toHex } from './bytes';
+import { CryptoError } from './errors';
+import {
+  ML_KEM_768_CIPHERTEXT_LENGTH,
+  ML_KEM_768_PUBLIC_KEY_LENGTH,
+  mlKem768Decapsulate,
+  mlKem768Encapsulate,
+  mlKem768Generate,
+} from './primitives';
+import type { RandomSource } from './random';
+
+interface Group<Test> {
+  readonly tgId: number;
+  readonly testType: string;
+  readonly tests: readonly Test[];
+}
+
+interface MlKemVectors {
+  readonly parameterSet: string;
+  readonly keyGen: Group<{
+    tcId: number;
+    d: string;
+    z: string;
+    ek: string;
+    dk: string;
+  }>;
+  readonly encapsulation: Group<{
+    tcId: number;
+    ek: string;
+    m: string;
+    c: string;
+    k: string;
+  }>;
+  readonly decapsulation: Group<{
+    tcId: number;
+    reason: string;
+    dk: string;
+    c: string;
+    k: string;
+  }>;
+  readonly encapsulationKeyCheck: Group<{
+    tcId: number;
+    reason: string;
+    testPassed: boolean;
+    ek: string;
+  }>;
+  readonly decapsulationKeyCheck: Group<{
+    tcId: number;
+    reason: string;
+    testPassed: boolean;
+    dk: string;
+  }>;
+}
+
+const vectors = JSON.parse(
+  readFileSync(
+    new URL('./vectors/acvp/ml_kem_768.json', import.meta.url),
+    'utf8',
+  ),
+) as MlKemVectors;
+
+/** Returns the given bytes once, in place of the CSPRNG. */
+function fixedRandom(seed: Bytes): RandomSource {
+  let used = false;
+  return {
+    deterministic: true,
+    bytes(length: number): Bytes {
+      if (used || length !== seed.length) {
+        throw new Error(`unexpected request for ${length} random bytes`);
+      }
+      used = true;
+      return seed;
+    },
+  };
+}
+
+function thrown(operation: () => unknown): unknown {
+  try {
+    operation();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+// The decapsulation key is dk_PKE (384k bytes) ‖ ek ‖ H(ek) ‖ z with k = 3,
+// so the encapsulation key starts at byte 1152.
+function encapsulationKeyOf(secretKey: Bytes): Bytes {
+  return secretKey.slice(1152, 1152 + ML_KEM_768_PUBLIC_KEY_LENGTH);
+}
+
+describe('ACVP ML-KEM-768', () => {
+  it('contains the ML-KEM-768 groups', () => {
+    expect(vectors.parameterSet).toBe('ML-KEM-768');
+    expect(vectors.keyGen.tests).toHaveLength(25);
+    expect(vectors.encapsulation.tests).toHaveLength(25);
+    expect(vectors.decapsulation.tests).toHaveLength(10);
+    const reasons = vectors.decapsulation.tests.map((test) => test.reason);
+    expect(reasons).toContain('modified ciphertext');
+    expect(reasons).toContain('valid decapsulation');
+  });
+
+  it.each(vectors.keyGen.tests)('keyGen tcId $tcId', (test) => {
+    // mlKem768Generate draws the 64-byte seed d ‖ z.
+    const pair = mlKem768Generate(
+      fixedRandom(concat(fromHex(test.d), fromHex(test.z))),
+    );
+    expect(toHex(pair.publicKey)).toBe(test.ek.toLowerCase());
+    expect(toHex(pair.secretKey)).toBe(test.dk.toLowerCase());
+  });
+
+  it.each(vectors.encapsulation.tests)('encapsulation tcId $tcId', (test) => {
+    const { cipherText, sharedSecret } = mlKem768Encapsulate(
+      fromHex(test.ek),
+      fixedRandom(fromHex(test.m)),
+    );
+    expect(cipherText).toHaveLength(ML_KEM_768_CIPHERTEXT_LENGTH);
+    expect(toHex(cipherText)).toBe(test.c.toLowerCase());
+    expect(toHex(sharedSecret)).toBe(test.k.toLowerCase());
+  });
+
+  // A modified ciphertext is not an error: decapsulation returns the implicit
+  // rejection secret J(z ‖ c), which the vector gives as k.
+  it.each(vectors.decapsulation.tests)(
+    'decapsulation tcId $tcId: $reason',
+    (test) => {
+      const sharedSecret = mlKem768Decapsulate(
+        fromHex(test.c),
+        fromHex(test.dk),
+      );
+      expect(toHex(sharedSecret)).toBe(test.k.toLowerCase());
+    },
+  );
+
+  it.each(vectors.encapsulationKeyCheck.tests)(
+    'encapsulation key check tcId $tcId: $reason',
+    (test) => {
+      const operation = () =>
+        mlKem768Encapsulate(fromHex(test.ek), fixedRandom(new Uint8Array(32)));
+      if (test.testPassed) {
+        expect(operation().cipherText).toHaveLength(
+          ML_KEM_768_CIPHERTEXT_LENGTH,
+        );
+        return;
+      }
+      const error = thrown(operation);
+      expect(error).toBeInstanceOf(CryptoError);
+      expect((error as CryptoError).code).toBe('invalid-key');
+    },
+  );
+
+  it.each(vectors.decapsulationKeyCheck.tests)(
+    'decapsulation key check tcId $tcId: $reason',
+    (test) => {
+      const secretKey = fromHex(test.dk);
+      const { cipherText, sharedSecret } = mlKem768Encapsulate(
+        encapsulationKeyOf(secretKey),
+        fixedRandom(new Uint8Array(32).fill(1)),
+      );
+      const operation = () => mlKem768Decapsulate(cipherText, secretKey);
+      if (test.testPassed) {
+        expect(toHex(operation())).toBe(toHex(sharedSecret));
+        return;
+      }
+      const error = thrown(operation);
+      expect(error).toBeInstanceOf(CryptoError);
+      expect((error as CryptoError).code).toBe('invalid-key');
+    },
+  );
+});
+
+describe('mlKem768 wrapper', () => {
+  const keyGen = vectors.keyGen.tests[0];
+  const encapsulation = vectors.encapsulation.tests[0];
+  if (keyGen === undefined || encapsulation === undefined) {
+    throw new Error('ML-KEM-768 vectors missing');
+  }
+  const pair = mlKem768Generate(
+    fixedRandom(concat(fromHex(keyGen.d), fromHex(keyGen.z))),
+  );
+
+  it('decapsulates its own encapsulation', () => {
+    const { cipherText, sharedSecret } = mlKem768Encapsulate(
+      pair.publicKey,
+      fixedRandom(fromHex(encapsulation.m)),
+    );
+    expect(toHex(mlKem768Decapsulate(cipherText, pair.secretKey))).toBe(
+      toHex(sharedSecret),
+    );
+  });
+
+  it('implicitly rejects a flipped ciphertext bit', () => {
+    const { cipherText, sharedSecret } = mlKem768Encapsulate(
+      pair.publicKey,
+      fixedRandom(fromHex(encapsulation.m)),
+    );
+    const modified = cipherText.slice();
+    modified[100] = (modified[100] ?? 0) ^ 0x01;
+    const rejected = mlKem768Decapsulate(modified, pair.secretKey);
+    expect(rejected).toHaveLength(32);
+    expect(toHex(rejected)).not.toBe(toHex(sharedSecret));
+    // Implicit rejection is deterministic for a given key and ciphertext.
+    expect(toHex(mlKem768Decapsulate(modified, pair.secretKey))).toBe(
+      toHex(rejected),
+    );
+  });
+
+  it.each([0, 1087, 1089])('rejects a %i-byte ciphertext', (length) => {
+    const error = thrown(() =>
+      mlKem768Decapsulate(new Uint8Array(length), pair.secretKey),
+    );
+    expect(error).toBeInstanceOf(CryptoError);
+    expect((error as CryptoError).code).toBe('invalid-message');
+  });
+
+  it('rejects a truncated secret key', () => {
+    const { cipherText } = mlKem768Encapsulate(
+      pair.publicKey,
+      fixedRandom(fromHex(encapsulation.m)),
+    );
+    const error = thrown(() =>
+      mlKem768Decapsulate(cipherText, pair.secretKey.subarray(0, 2399)),
+    );
+    expect(error).toBeInstanceOf(CryptoError);
+    expect((error as CryptoError).code).toBe('invalid-key');
+  });
+
+  it.each([1183, 1185])('rejects a %i-byte public key', (length) => {
+    const error = thrown(() =>
+      mlKem768Encapsulate(
+        new Uint8Array(length),
+        fixedRandom(new Uint8Array(32)),
+      ),
+    );
+    expect(error).toBeInstanceOf(CryptoError);
+    expect((error as CryptoError).code).toBe('invalid-key');
+  });
+});
