@@ -106,7 +106,11 @@ export function toBase64Url(bytes: Uint8Array): string {
   return out;
 }
 
-/** Decodes unpadded base64url; throws on any other alphabet or length. */
+/**
+ * Decodes unpadded base64url. Throws on any other alphabet or length, and on
+ * non-zero pad bits in the last character, so that each byte string has
+ * exactly one accepted encoding (RFC 4648 section 3.5).
+ */
 export function fromBase64Url(text: string): Bytes {
   if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) {
     throw new TypeError(`invalid base64url string of length ${text.length}`);
@@ -122,6 +126,11 @@ export function fromBase64Url(text: string): Bytes {
       bits -= 8;
       out[offset++] = (buffer >>> bits) & 0xff;
     }
+  }
+  if ((buffer & ((1 << bits) - 1)) !== 0) {
+    throw new TypeError(
+      `invalid base64url string of length ${text.length}: non-zero pad bits`,
+    );
   }
   return out;
 }
