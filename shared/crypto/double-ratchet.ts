@@ -1,0 +1,639 @@
+/**
+ * Double Ratchet (Signal Double Ratchet specification, sections 3 and 5)
+ * with the Cloak profile: KDF_RK = HKDF-SHA256 (root-key.ts), KDF_CK =
+ * HMAC-SHA256 with constants 0x01 and 0x02 (chain-key.ts), and AES-256-GCM
+ * under a key and IV derived from the message key and a per-message salt
+ * (message-key.ts).
+ *
+ * State is immutable: `ratchetEncrypt` and `ratchetDecrypt` return a new
+ * state and never change their input, so a failed decryption leaves the
+ * caller's state as it was. Message keys are deleted as soon as they are
+ * used; a receiving chain's key is dropped once the sender moves to a new
+ * ratchet key, and the chain then keeps only its skipped message keys.
+ *
+ * The message is header ‖ ciphertext. The header (58 bytes) is version,
+ * the sender's ratchet public key (0x01 ‖ 32 bytes), previous sending chain
+ * length, message number and a 16-byte salt. The AES-GCM associated data is
+ * session AD ‖ sender direction byte ‖ length-prefixed header.
+ */
+import { type Bytes, concat, constantTimeEqual, lengthPrefixed } from './bytes';
+import { KeyType } from './certificate';
+import { ChainKey } from './chain-key';
+import { ByteReader, ByteWriter } from './encoding';
+import { CryptoError } from './errors';
+import {
+  MAX_COUNTER,
+  MAX_OLD_RECEIVING_CHAINS,
+  MAX_SKIP,
+  MAX_SKIPPED_KEYS_PER_CHAIN,
+  MAX_SKIPPED_KEYS_PER_SESSION,
+  SKIPPED_KEY_MAX_AGE_MS,
+} from './limits';
+import {
+  decryptWithMessageKey,
+  encryptWithMessageKey,
+  MESSAGE_SALT_LENGTH,
+} from './message-key';
+import {
+  exportPrivateKey,
+  generateX25519KeyPair,
+  importPrivateKey,
+  x25519,
+} from './primitives';
+import type { RandomSource } from './random';
+import { RootKey } from './root-key';
+import { SecretBytes } from './secret-bytes';
+
+export const MESSAGE_VERSION = 1;
+export const HEADER_LENGTH = 1 + 33 + 4 + 4 + MESSAGE_SALT_LENGTH;
+const AES_GCM_TAG_LENGTH = 16;
+
+/** Which side of the session set-up this party took. */
+export type Direction = 'initiator' | 'responder';
+
+/**
+ * Our current ratchet key pair. The responder starts with its signed prekey,
+ * whose private key stays non-extractable and is used only while the first
+ * message is received; every later pair is generated extractable and kept
+ * as PKCS#8 so the state can be stored.
+ */
+export type OurRatchetKey =
+  | { readonly kind: 'signed-prekey'; readonly privateKey: CryptoKey }
+  | {
+      readonly kind: 'ratchet';
+      readonly publicKey: Bytes;
+      readonly privateKey: CryptoKey;
+      readonly pkcs8: SecretBytes;
+    };
+
+export interface SkippedMessageKey {
+  readonly counter: number;
+  readonly messageKey: SecretBytes;
+  /** Time the key was stored, in milliseconds since the epoch. */
+  readonly storedAt: number;
+}
+
+export interface ReceivingChain {
+  readonly theirRatchetKey: Bytes;
+  /** Undefined once the sender moved on to a new ratchet key. */
+  readonly chainKey: ChainKey | undefined;
+  /** Keys of messages not yet received, in increasing message number. */
+  readonly skippedKeys: readonly SkippedMessageKey[];
+}
+
+export interface RatchetState {
+  readonly direction: Direction;
+  readonly associatedData: Bytes;
+  readonly rootKey: RootKey;
+  readonly ourRatchetKey: OurRatchetKey;
+  readonly sendingChain: ChainKey | undefined;
+  readonly previousSendingChainLength: number;
+  /** Newest first; only the first may still have a chain key. */
+  readonly receivingChains: readonly ReceivingChain[];
+}
+
+export interface MessageHeader {
+  readonly ratchetKey: Bytes;
+  readonly previousChainLength: number;
+  readonly counter: number;
+  readonly salt: Bytes;
+}
+
+function directionByte(sender: Direction): number {
+  return sender === 'initiator' ? 0x01 : 0x02;
+}
+
+function opposite(direction: Direction): Direction {
+  return direction === 'initiator' ? 'responder' : 'initiator';
+}
+
+function messageAssociatedData(
+  state: RatchetState,
+  sender: Direction,
+  header: Uint8Array,
+): Bytes {
+  return concat(
+    state.associatedData,
+    new Uint8Array([directionByte(sender)]),
+    lengthPrefixed(header),
+  );
+}
+
+async function newRatchetKey(random: RandomSource): Promise<OurRatchetKey> {
+  const pair = await generateX25519KeyPair(random, { extractable: true });
+  return {
+    kind: 'ratchet',
+    publicKey: pair.publicKey,
+    privateKey: pair.privateKey,
+    pkcs8: new SecretBytes(await exportPrivateKey(pair.privateKey)),
+  };
+}
+
+/**
+ * Initialises the initiator: a fresh ratchet key pair, and the first
+ * sending chain from DH(our ratchet key, their signed prekey).
+ */
+export async function initInitiator(
+  sharedSecret: SecretBytes,
+  associatedData: Bytes,
+  theirSignedPrekey: Bytes,
+  random: RandomSource,
+): Promise<RatchetState> {
+  const ourRatchetKey = await newRatchetKey(random);
+  const { rootKey, chainKey } = await new RootKey(sharedSecret).step(
+    await x25519(ourRatchetKey.privateKey, theirSignedPrekey),
+  );
+  return {
+    direction: 'initiator',
+    associatedData,
+    rootKey,
+    ourRatchetKey,
+    sendingChain: chainKey,
+    previousSendingChainLength: 0,
+    receivingChains: [],
+  };
+}
+
+/** Initialises the responder with its signed prekey as first ratchet key pair. */
+export function initResponder(
+  sharedSecret: SecretBytes,
+  associatedData: Bytes,
+  signedPrekey: CryptoKey,
+): RatchetState {
+  return {
+    direction: 'responder',
+    associatedData,
+    rootKey: new RootKey(sharedSecret),
+    ourRatchetKey: { kind: 'signed-prekey', privateKey: signedPrekey },
+    sendingChain: undefined,
+    previousSendingChainLength: 0,
+    receivingChains: [],
+  };
+}
+
+function encodeHeader(
+  ratchetKey: Bytes,
+  previousChainLength: number,
+  counter: number,
+  salt: Bytes,
+): Bytes {
+  return concat(
+    new Uint8Array([MESSAGE_VERSION, KeyType.x25519]),
+    ratchetKey,
+    new ByteWriter().u32(previousChainLength).u32(counter).finish(),
+    salt,
+  );
+}
+
+/** Parses and checks a message header; throws before any key is derived. */
+export function parseHeader(message: Uint8Array): MessageHeader {
+  const operation = 'parseHeader';
+  if (message.length < HEADER_LENGTH + AES_GCM_TAG_LENGTH) {
+    throw new CryptoError(
+      'invalid-message',
+      operation,
+      `message of ${message.length} bytes is shorter than header and tag`,
+    );
+  }
+  const reader = new ByteReader(
+    message.subarray(0, HEADER_LENGTH),
+    'invalid-message',
+    operation,
+  );
+  const version = reader.u8('version');
+  if (version !== MESSAGE_VERSION) {
+    throw new CryptoError(
+      'invalid-message',
+      operation,
+      `unknown message version ${version}`,
+    );
+  }
+  const keyType = reader.u8('ratchet key type');
+  if (keyType !== KeyType.x25519) {
+    throw new CryptoError(
+      'invalid-message',
+      operation,
+      `ratchet key type 0x${keyType.toString(16)}, expected 0x01`,
+    );
+  }
+  const ratchetKey = reader.raw('ratchet key', 32);
+  const previousChainLength = reader.u32('previous chain length');
+  const counter = reader.u32('message number');
+  const salt = reader.raw('salt', MESSAGE_SALT_LENGTH);
+  for (const [name, value] of [
+    ['message number', counter],
+    ['previous chain length', previousChainLength],
+  ] as const) {
+    if (value >= MAX_COUNTER) {
+      throw new CryptoError(
+        'counter-overflow',
+        operation,
+        `${name} ${value} is at or above the limit ${MAX_COUNTER}`,
+      );
+    }
+  }
+  return { ratchetKey, previousChainLength, counter, salt };
+}
+
+/** Encrypts one message on the sending chain. */
+export async function ratchetEncrypt(
+  state: RatchetState,
+  plaintext: Uint8Array,
+  random: RandomSource,
+): Promise<{ state: RatchetState; message: Bytes }> {
+  const operation = 'ratchetEncrypt';
+  const chain = state.sendingChain;
+  if (chain === undefined || state.ourRatchetKey.kind !== 'ratchet') {
+    throw new CryptoError(
+      'invalid-state',
+      operation,
+      'no sending chain before the first message is received',
+    );
+  }
+  if (chain.index >= MAX_COUNTER) {
+    throw new CryptoError(
+      'counter-overflow',
+      operation,
+      `sending chain reached the limit ${MAX_COUNTER}`,
+    );
+  }
+  const messageKey = await chain.messageKey();
+  const salt = random.bytes(MESSAGE_SALT_LENGTH);
+  const header = encodeHeader(
+    state.ourRatchetKey.publicKey,
+    state.previousSendingChainLength,
+    chain.index,
+    salt,
+  );
+  const ciphertext = await encryptWithMessageKey(
+    messageKey,
+    salt,
+    plaintext,
+    messageAssociatedData(state, state.direction, header),
+  );
+  return {
+    state: { ...state, sendingChain: await chain.next() },
+    message: concat(header, ciphertext),
+  };
+}
+
+/**
+ * Advances `chain` to message `counter`, storing the keys it skips, and
+ * returns that message's key. Throws `too-many-skipped` past `MAX_SKIP`.
+ */
+async function advanceChain(
+  chain: ReceivingChain,
+  counter: number,
+  now: number,
+  operation: string,
+): Promise<{ chain: ReceivingChain; chainKey: ChainKey }> {
+  let chainKey = chain.chainKey;
+  if (chainKey === undefined) {
+    throw new CryptoError('invalid-state', operation, 'receiving chain closed');
+  }
+  const gap = counter - chainKey.index;
+  if (gap > MAX_SKIP) {
+    throw new CryptoError(
+      'too-many-skipped',
+      operation,
+      `message ${counter} would skip ${gap} keys after message ${chainKey.index - 1}, at most ${MAX_SKIP} allowed`,
+    );
+  }
+  const skippedKeys = [...chain.skippedKeys];
+  while (chainKey.index < counter) {
+    skippedKeys.push({
+      counter: chainKey.index,
+      messageKey: await chainKey.messageKey(),
+      storedAt: now,
+    });
+    chainKey = await chainKey.next();
+  }
+  return {
+    chain: {
+      ...chain,
+      chainKey,
+      skippedKeys: skippedKeys.slice(-MAX_SKIPPED_KEYS_PER_CHAIN),
+    },
+    chainKey,
+  };
+}
+
+/** Closes the current receiving chain, storing the keys up to `length`. */
+async function closeChain(
+  chain: ReceivingChain,
+  length: number,
+  now: number,
+  operation: string,
+): Promise<ReceivingChain> {
+  if (chain.chainKey === undefined) return chain;
+  if (length < chain.chainKey.index) {
+    throw new CryptoError(
+      'invalid-message',
+      operation,
+      `previous chain length ${length} is below the ${chain.chainKey.index} messages already received`,
+    );
+  }
+  const { chain: advanced } = await advanceChain(chain, length, now, operation);
+  return { ...advanced, chainKey: undefined };
+}
+
+/**
+ * DH ratchet step on a new ratchet key from the other party: close the
+ * current receiving chain, derive the new receiving chain from
+ * DH(our key, their key), then a new key pair and sending chain from
+ * DH(new key, their key).
+ */
+async function dhRatchetStep(
+  state: RatchetState,
+  header: MessageHeader,
+  now: number,
+  random: RandomSource,
+  operation: string,
+): Promise<RatchetState> {
+  const [current, ...older] = state.receivingChains;
+  const closed =
+    current === undefined
+      ? []
+      : [await closeChain(current, header.previousChainLength, now, operation)];
+  const receiving = await state.rootKey.step(
+    await x25519(state.ourRatchetKey.privateKey, header.ratchetKey),
+  );
+  const ourRatchetKey = await newRatchetKey(random);
+  const sending = await receiving.rootKey.step(
+    await x25519(ourRatchetKey.privateKey, header.ratchetKey),
+  );
+  const newChain: ReceivingChain = {
+    theirRatchetKey: header.ratchetKey,
+    chainKey: receiving.chainKey,
+    skippedKeys: [],
+  };
+  return {
+    ...state,
+    rootKey: sending.rootKey,
+    ourRatchetKey,
+    sendingChain: sending.chainKey,
+    previousSendingChainLength: state.sendingChain?.index ?? 0,
+    receivingChains: [newChain, ...closed, ...older].slice(
+      0,
+      1 + MAX_OLD_RECEIVING_CHAINS,
+    ),
+  };
+}
+
+function withoutExpiredKeys(
+  chains: readonly ReceivingChain[],
+  now: number,
+): ReceivingChain[] {
+  return chains.map((chain) => ({
+    ...chain,
+    skippedKeys: chain.skippedKeys.filter(
+      (key) => now - key.storedAt < SKIPPED_KEY_MAX_AGE_MS,
+    ),
+  }));
+}
+
+/** Evicts the oldest skipped keys beyond the per-session limit. */
+function capSkippedKeys(chains: readonly ReceivingChain[]): ReceivingChain[] {
+  const entries: { chain: number; counter: number; storedAt: number }[] = [];
+  chains.forEach((chain, index) => {
+    for (const key of chain.skippedKeys) {
+      entries.push({
+        chain: index,
+        counter: key.counter,
+        storedAt: key.storedAt,
+      });
+    }
+  });
+  const excess = entries.length - MAX_SKIPPED_KEYS_PER_SESSION;
+  if (excess <= 0) return [...chains];
+  // Oldest first: earlier storage time, then older chain, then lower number.
+  entries.sort(
+    (a, b) =>
+      a.storedAt - b.storedAt || b.chain - a.chain || a.counter - b.counter,
+  );
+  const evicted = new Set(
+    entries.slice(0, excess).map((entry) => `${entry.chain}:${entry.counter}`),
+  );
+  return chains.map((chain, index) => ({
+    ...chain,
+    skippedKeys: chain.skippedKeys.filter(
+      (key) => !evicted.has(`${index}:${key.counter}`),
+    ),
+  }));
+}
+
+/** Counts the skipped message keys a state holds. */
+export function skippedKeyCount(state: RatchetState): number {
+  let count = 0;
+  for (const chain of state.receivingChains) count += chain.skippedKeys.length;
+  return count;
+}
+
+/**
+ * Decrypts one message. Works on a copy: on any failure it throws and the
+ * caller keeps its state. Throws `duplicate-message` for a message whose key
+ * was already used or evicted.
+ */
+export async function ratchetDecrypt(
+  state: RatchetState,
+  message: Uint8Array,
+  random: RandomSource,
+  now: number,
+): Promise<{ state: RatchetState; plaintext: Bytes }> {
+  const operation = 'ratchetDecrypt';
+  const header = parseHeader(message);
+  const headerBytes = message.subarray(0, HEADER_LENGTH);
+  const ciphertext = message.subarray(HEADER_LENGTH);
+  let working: RatchetState = {
+    ...state,
+    receivingChains: withoutExpiredKeys(state.receivingChains, now),
+  };
+
+  let chainIndex = working.receivingChains.findIndex((chain) =>
+    constantTimeEqual(chain.theirRatchetKey, header.ratchetKey),
+  );
+  if (chainIndex < 0) {
+    working = await dhRatchetStep(working, header, now, random, operation);
+    chainIndex = 0;
+  }
+  const chains = [...working.receivingChains];
+  const chain = chains[chainIndex];
+  if (chain === undefined) {
+    throw new CryptoError(
+      'invalid-state',
+      operation,
+      'missing receiving chain',
+    );
+  }
+
+  let messageKey: SecretBytes;
+  const skipped = chain.skippedKeys.find(
+    (key) => key.counter === header.counter,
+  );
+  if (skipped !== undefined) {
+    messageKey = skipped.messageKey;
+    chains[chainIndex] = {
+      ...chain,
+      skippedKeys: chain.skippedKeys.filter((key) => key !== skipped),
+    };
+  } else if (
+    chain.chainKey !== undefined &&
+    header.counter >= chain.chainKey.index
+  ) {
+    const advanced = await advanceChain(chain, header.counter, now, operation);
+    messageKey = await advanced.chainKey.messageKey();
+    chains[chainIndex] = {
+      ...advanced.chain,
+      chainKey: await advanced.chainKey.next(),
+    };
+  } else {
+    throw new CryptoError(
+      'duplicate-message',
+      operation,
+      `message ${header.counter} of receiving chain ${chainIndex} was already received or its key expired`,
+    );
+  }
+
+  const plaintext = await decryptWithMessageKey(
+    messageKey,
+    header.salt,
+    ciphertext,
+    messageAssociatedData(working, opposite(working.direction), headerBytes),
+  );
+  return {
+    state: { ...working, receivingChains: capSkippedKeys(chains) },
+    plaintext,
+  };
+}
+
+// Serialization. The stored form holds raw secrets: callers seal it with
+// the storage key before it leaves memory.
+
+function writeChainKey(writer: ByteWriter, chainKey: ChainKey): void {
+  writer.bytes(chainKey.key.reveal()).u32(chainKey.index);
+}
+
+function readChainKey(reader: ByteReader): ChainKey {
+  const key = new SecretBytes(reader.fixed('chain key', 32));
+  return new ChainKey(key, reader.u32('chain index'));
+}
+
+export function writeRatchetState(
+  writer: ByteWriter,
+  state: RatchetState,
+): void {
+  if (state.ourRatchetKey.kind !== 'ratchet') {
+    throw new CryptoError(
+      'invalid-state',
+      'writeRatchetState',
+      'a responder state is stored only after its first message',
+    );
+  }
+  writer
+    .u8(directionByte(state.direction))
+    .bytes(state.associatedData)
+    .bytes(state.rootKey.key.reveal())
+    .bytes(state.ourRatchetKey.publicKey)
+    .bytes(state.ourRatchetKey.pkcs8.reveal())
+    .u8(state.sendingChain === undefined ? 0 : 1);
+  if (state.sendingChain !== undefined) {
+    writeChainKey(writer, state.sendingChain);
+  }
+  writer.u32(state.previousSendingChainLength);
+  writer.u32(state.receivingChains.length);
+  for (const chain of state.receivingChains) {
+    writer
+      .bytes(chain.theirRatchetKey)
+      .u8(chain.chainKey === undefined ? 0 : 1);
+    if (chain.chainKey !== undefined) writeChainKey(writer, chain.chainKey);
+    writer.u32(chain.skippedKeys.length);
+    for (const key of chain.skippedKeys) {
+      writer.u32(key.counter).bytes(key.messageKey.reveal()).u64(key.storedAt);
+    }
+  }
+}
+
+function readFlag(reader: ByteReader, field: string): boolean {
+  const flag = reader.u8(field);
+  if (flag > 1) {
+    throw new CryptoError(
+      'invalid-state',
+      'readRatchetState',
+      `${field} is ${flag}`,
+    );
+  }
+  return flag === 1;
+}
+
+export async function readRatchetState(
+  reader: ByteReader,
+): Promise<RatchetState> {
+  const operation = 'readRatchetState';
+  const directionValue = reader.u8('direction');
+  if (directionValue !== 1 && directionValue !== 2) {
+    throw new CryptoError(
+      'invalid-state',
+      operation,
+      `direction ${directionValue}`,
+    );
+  }
+  const associatedData = reader.bytes('associated data', 4096);
+  const rootKey = new RootKey(new SecretBytes(reader.fixed('root key', 32)));
+  const publicKey = reader.fixed('ratchet public key', 32);
+  const pkcs8 = reader.bytes('ratchet private key', 128);
+  const privateKey = await importPrivateKey('X25519', pkcs8, {
+    extractable: true,
+  });
+  const sendingChain = readFlag(reader, 'sending chain flag')
+    ? readChainKey(reader)
+    : undefined;
+  const previousSendingChainLength = reader.u32('previous chain length');
+  const chainCount = reader.u32('receiving chain count');
+  if (chainCount > 1 + MAX_OLD_RECEIVING_CHAINS) {
+    throw new CryptoError(
+      'invalid-state',
+      operation,
+      `${chainCount} receiving chains`,
+    );
+  }
+  const receivingChains: ReceivingChain[] = [];
+  for (let i = 0; i < chainCount; i++) {
+    const theirRatchetKey = reader.fixed('their ratchet key', 32);
+    const chainKey = readFlag(reader, 'chain key flag')
+      ? readChainKey(reader)
+      : undefined;
+    const keyCount = reader.u32('skipped key count');
+    if (keyCount > MAX_SKIPPED_KEYS_PER_CHAIN) {
+      throw new CryptoError(
+        'invalid-state',
+        operation,
+        `${keyCount} skipped keys`,
+      );
+    }
+    const skippedKeys: SkippedMessageKey[] = [];
+    for (let j = 0; j < keyCount; j++) {
+      const counter = reader.u32('skipped counter');
+      const messageKey = new SecretBytes(reader.fixed('message key', 32));
+      skippedKeys.push({
+        counter,
+        messageKey,
+        storedAt: reader.u64('stored at'),
+      });
+    }
+    receivingChains.push({ theirRatchetKey, chainKey, skippedKeys });
+  }
+  return {
+    direction: directionValue === 1 ? 'initiator' : 'responder',
+    associatedData,
+    rootKey,
+    ourRatchetKey: {
+      kind: 'ratchet',
+      publicKey,
+      privateKey,
+      pkcs8: new SecretBytes(pkcs8),
+    },
+    sendingChain,
+    previousSendingChainLength,
+    receivingChains,
+  };
+}

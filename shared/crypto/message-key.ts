@@ -1,0 +1,51 @@
+/**
+ * Message encryption with a message key. Each message carries a fresh
+ * 16-byte random salt, and key ‖ IV = HKDF(IKM = message key, salt,
+ * info `Cloak-v1/DR/message`, 44 bytes), so a (key, IV) pair stays unique
+ * even if a ratchet state were rolled back and a message key used twice.
+ */
+import { type Bytes, utf8 } from './bytes';
+import { MESSAGE_KEY_INFO } from './labels';
+import { aesGcmDecrypt, aesGcmEncrypt, hkdfSha256 } from './primitives';
+import type { SecretBytes } from './secret-bytes';
+
+export const MESSAGE_SALT_LENGTH = 16;
+
+export interface MessageCipherKeys {
+  readonly key: Bytes;
+  readonly iv: Bytes;
+}
+
+export async function deriveMessageCipherKeys(
+  messageKey: SecretBytes,
+  salt: Uint8Array,
+): Promise<MessageCipherKeys> {
+  const derived = await hkdfSha256(
+    messageKey.reveal(),
+    salt,
+    utf8(MESSAGE_KEY_INFO),
+    44,
+  );
+  return { key: derived.slice(0, 32), iv: derived.slice(32, 44) };
+}
+
+export async function encryptWithMessageKey(
+  messageKey: SecretBytes,
+  salt: Uint8Array,
+  plaintext: Uint8Array,
+  associatedData: Uint8Array,
+): Promise<Bytes> {
+  const { key, iv } = await deriveMessageCipherKeys(messageKey, salt);
+  return aesGcmEncrypt(key, iv, plaintext, associatedData);
+}
+
+/** Throws `decryption-failed` when the tag does not verify. */
+export async function decryptWithMessageKey(
+  messageKey: SecretBytes,
+  salt: Uint8Array,
+  ciphertext: Uint8Array,
+  associatedData: Uint8Array,
+): Promise<Bytes> {
+  const { key, iv } = await deriveMessageCipherKeys(messageKey, salt);
+  return aesGcmDecrypt(key, iv, ciphertext, associatedData);
+}
