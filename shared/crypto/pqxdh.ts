@@ -1,0 +1,454 @@
+/**
+ * PQXDH key agreement (Signal PQXDH revision 3) with the parameters
+ * curve25519, SHA-256, ML-KEM-768 and info
+ * `Cloak-v1_CURVE25519_SHA-256_ML-KEM-768`.
+ *
+ * The initiator verifies the bundle (user identity key → device certificate
+ * → prekey signatures, and the pinned identity key), then computes
+ * DH1 = DH(IK_A, SPK_B), DH2 = DH(EK_A, IK_B), DH3 = DH(EK_A, SPK_B),
+ * DH4 = DH(EK_A, OPK_B) when a one-time prekey is present, and encapsulates
+ * (CT, SS) to the PQ prekey. SK = HKDF(IKM = 32 × 0xFF ‖ DH1 ‖ DH2 ‖ DH3
+ * [‖ DH4] ‖ SS, salt = 32 zero bytes, 32 bytes). IK here is the device
+ * identity DH key that the device certificate binds to the user identity
+ * key, because WebCrypto has no XEdDSA.
+ *
+ * This module owns no state: session.ts keeps the set-up until the first
+ * reply and runs the replay checks.
+ */
+import { DeviceCertificate, PrekeyBundle, type Address } from '../wire/schemas';
+import {
+  type Bytes,
+  concat,
+  constantTimeEqual,
+  fromBase64Url,
+  lengthPrefixed,
+  toBase64Url,
+  uint32,
+  utf8,
+} from './bytes';
+import {
+  encodeKey,
+  KeyType,
+  verifyDeviceCertificate,
+  verifyPqPrekey,
+  verifySignedPrekey,
+} from './certificate';
+import { ByteReader, ByteWriter } from './encoding';
+import { CryptoError } from './errors';
+import type { LocalIdentity } from './keys';
+import { PQXDH_INFO, SESSION_AD_LABEL, SETUP_ID_INFO } from './labels';
+import {
+  generateX25519KeyPair,
+  hkdfSha256,
+  ML_KEM_768_CIPHERTEXT_LENGTH,
+  ML_KEM_768_PUBLIC_KEY_LENGTH,
+  mlKem768Decapsulate,
+  mlKem768Encapsulate,
+  x25519,
+} from './primitives';
+import type { RandomSource } from './random';
+import { SecretBytes } from './secret-bytes';
+
+const SETUP_VERSION = 1;
+const SETUP_ID_LENGTH = 16;
+const ML_KEM_768_SECRET_KEY_LENGTH = 2400;
+// FIPS 203 decapsulation key layout: dk_PKE (384·k bytes) ‖ ek ‖ H(ek) ‖ z.
+const ML_KEM_768_EK_OFFSET = 1152;
+
+/** The set-up data an initiator sends with every message until the first reply. */
+export interface SetupMessage {
+  readonly certificate: DeviceCertificate;
+  /** EK_A, the initiator's ephemeral X25519 public key. */
+  readonly baseKey: Bytes;
+  readonly signedPrekeyId: number;
+  readonly oneTimePrekeyId: number | undefined;
+  readonly pqPrekeyId: number;
+  /** The initiator's claim that the PQ prekey was the last-resort one. */
+  readonly pqPrekeyLastResort: boolean;
+  readonly kemCipherText: Bytes;
+}
+
+export interface PqxdhResult {
+  /** SK, the first root key. */
+  readonly sharedSecret: SecretBytes;
+  /** The session's associated data, fixed for its lifetime. */
+  readonly associatedData: Bytes;
+  /** SK-derived id that marks this set-up for replay checks. */
+  readonly setupId: Bytes;
+}
+
+export interface PqxdhInitiatorResult extends PqxdhResult {
+  readonly setup: SetupMessage;
+  readonly theirIdentityKey: Bytes;
+  readonly theirSignedPrekey: Bytes;
+}
+
+/** The responder's private keys named by a set-up. */
+export interface ResponderPrekeys {
+  readonly signedPrekey: CryptoKey;
+  readonly oneTimePrekey: CryptoKey | undefined;
+  /** ML-KEM-768 secret key (FIPS 203 encoding, 2,400 bytes). */
+  readonly pqSecretKey: Bytes;
+}
+
+export function certificateAddress(certificate: DeviceCertificate): Address {
+  return { userId: certificate.userId, deviceId: certificate.deviceId };
+}
+
+/**
+ * Checks that a peer's certificate verifies under the identity key it names
+ * and that this key matches the pinned one, when there is one. Throws
+ * `invalid-signature` or `untrusted-identity`.
+ */
+export async function verifyPeerCertificate(
+  certificate: DeviceCertificate,
+  pinnedIdentityKey: Uint8Array | undefined,
+  operation: string,
+): Promise<Bytes> {
+  if (!(await verifyDeviceCertificate(certificate))) {
+    throw new CryptoError(
+      'invalid-signature',
+      operation,
+      'device certificate does not verify under its identity key',
+    );
+  }
+  const identityKey = fromBase64Url(certificate.identityKey);
+  if (
+    pinnedIdentityKey !== undefined &&
+    !constantTimeEqual(identityKey, pinnedIdentityKey)
+  ) {
+    throw new CryptoError(
+      'untrusted-identity',
+      operation,
+      'identity key differs from the pinned one',
+    );
+  }
+  return identityKey;
+}
+
+/**
+ * Builds the session's associated data: `Cloak-v1/AD`, then the initiator's
+ * and the responder's identity key, user id, device id and identity DH key,
+ * then the PQ prekey, each part length-prefixed.
+ */
+export function sessionAssociatedData(
+  initiator: DeviceCertificate,
+  responder: DeviceCertificate,
+  pqPrekey: Uint8Array,
+): Bytes {
+  const party = (certificate: DeviceCertificate): Uint8Array[] => [
+    encodeKey(KeyType.ed25519, fromBase64Url(certificate.identityKey)),
+    utf8(certificate.userId),
+    uint32(certificate.deviceId),
+    encodeKey(KeyType.x25519, fromBase64Url(certificate.dhKey)),
+  ];
+  return lengthPrefixed(
+    utf8(SESSION_AD_LABEL),
+    ...party(initiator),
+    ...party(responder),
+    encodeKey(KeyType.mlKem768, pqPrekey),
+  );
+}
+
+async function deriveSharedSecret(
+  dhOutputs: readonly Uint8Array[],
+  kemSharedSecret: Uint8Array,
+): Promise<{ sharedSecret: SecretBytes; setupId: Bytes }> {
+  const sk = await hkdfSha256(
+    concat(new Uint8Array(32).fill(0xff), ...dhOutputs, kemSharedSecret),
+    new Uint8Array(32),
+    utf8(PQXDH_INFO),
+    32,
+  );
+  const setupId = await hkdfSha256(
+    sk,
+    new Uint8Array(32),
+    utf8(SETUP_ID_INFO),
+    SETUP_ID_LENGTH,
+  );
+  return { sharedSecret: new SecretBytes(sk), setupId };
+}
+
+/** Verifies a prekey bundle; throws `invalid-bundle`, `invalid-signature` or `untrusted-identity`. */
+export async function verifyPrekeyBundle(
+  local: LocalIdentity,
+  bundle: PrekeyBundle,
+  pinnedIdentityKey: Uint8Array | undefined,
+): Promise<Bytes> {
+  const operation = 'verifyPrekeyBundle';
+  const parsed = PrekeyBundle.safeParse(bundle);
+  if (
+    !parsed.success ||
+    parsed.data.certificate.userId !== bundle.certificate.userId
+  ) {
+    throw new CryptoError('invalid-bundle', operation, 'malformed bundle');
+  }
+  if (
+    bundle.certificate.userId === local.userId &&
+    bundle.certificate.deviceId === local.deviceId
+  ) {
+    throw new CryptoError(
+      'invalid-bundle',
+      operation,
+      'bundle names this device itself',
+    );
+  }
+  const identityKey = await verifyPeerCertificate(
+    bundle.certificate,
+    pinnedIdentityKey,
+    operation,
+  );
+  if (!(await verifySignedPrekey(bundle.certificate, bundle.signedPrekey))) {
+    throw new CryptoError(
+      'invalid-signature',
+      operation,
+      `signed prekey ${bundle.signedPrekey.keyId} has an invalid signature`,
+    );
+  }
+  if (!(await verifyPqPrekey(bundle.certificate, bundle.pqPrekey))) {
+    throw new CryptoError(
+      'invalid-signature',
+      operation,
+      `PQ prekey ${bundle.pqPrekey.keyId} has an invalid signature`,
+    );
+  }
+  return identityKey;
+}
+
+/** Runs the initiator's half of PQXDH against a verified bundle. */
+export async function pqxdhInitiate(
+  local: LocalIdentity,
+  bundle: PrekeyBundle,
+  pinnedIdentityKey: Uint8Array | undefined,
+  random: RandomSource,
+): Promise<PqxdhInitiatorResult> {
+  const theirIdentityKey = await verifyPrekeyBundle(
+    local,
+    bundle,
+    pinnedIdentityKey,
+  );
+  const theirIdentityDhKey = fromBase64Url(bundle.certificate.dhKey);
+  const theirSignedPrekey = fromBase64Url(bundle.signedPrekey.publicKey);
+  const theirPqPrekey = fromBase64Url(bundle.pqPrekey.publicKey);
+  const baseKeyPair = await generateX25519KeyPair(random, {
+    extractable: false,
+  });
+
+  const dhOutputs = [
+    await x25519(local.dhKey.privateKey, theirSignedPrekey),
+    await x25519(baseKeyPair.privateKey, theirIdentityDhKey),
+    await x25519(baseKeyPair.privateKey, theirSignedPrekey),
+  ];
+  if (bundle.oneTimePrekey !== undefined) {
+    dhOutputs.push(
+      await x25519(
+        baseKeyPair.privateKey,
+        fromBase64Url(bundle.oneTimePrekey.publicKey),
+      ),
+    );
+  }
+  const { cipherText, sharedSecret: kemSecret } = mlKem768Encapsulate(
+    theirPqPrekey,
+    random,
+  );
+  const { sharedSecret, setupId } = await deriveSharedSecret(
+    dhOutputs,
+    kemSecret,
+  );
+  return {
+    sharedSecret,
+    setupId,
+    associatedData: sessionAssociatedData(
+      local.certificate,
+      bundle.certificate,
+      theirPqPrekey,
+    ),
+    theirIdentityKey,
+    theirSignedPrekey,
+    setup: {
+      certificate: local.certificate,
+      baseKey: baseKeyPair.publicKey,
+      signedPrekeyId: bundle.signedPrekey.keyId,
+      oneTimePrekeyId: bundle.oneTimePrekey?.keyId,
+      pqPrekeyId: bundle.pqPrekey.keyId,
+      pqPrekeyLastResort: bundle.pqPrekeyLastResort,
+      kemCipherText: cipherText,
+    },
+  };
+}
+
+/**
+ * Runs the responder's half of PQXDH. The caller has already checked the
+ * initiator's certificate and looked up the named prekeys.
+ */
+export async function pqxdhRespond(
+  local: LocalIdentity,
+  setup: SetupMessage,
+  prekeys: ResponderPrekeys,
+): Promise<PqxdhResult> {
+  if (prekeys.pqSecretKey.length !== ML_KEM_768_SECRET_KEY_LENGTH) {
+    throw new CryptoError(
+      'invalid-key',
+      'pqxdhRespond',
+      `ML-KEM-768 secret key must be ${ML_KEM_768_SECRET_KEY_LENGTH} bytes, got ${prekeys.pqSecretKey.length}`,
+    );
+  }
+  const theirIdentityDhKey = fromBase64Url(setup.certificate.dhKey);
+  const dhOutputs = [
+    await x25519(prekeys.signedPrekey, theirIdentityDhKey),
+    await x25519(local.dhKey.privateKey, setup.baseKey),
+    await x25519(prekeys.signedPrekey, setup.baseKey),
+  ];
+  if (prekeys.oneTimePrekey !== undefined) {
+    dhOutputs.push(await x25519(prekeys.oneTimePrekey, setup.baseKey));
+  }
+  const kemSecret = mlKem768Decapsulate(
+    setup.kemCipherText,
+    prekeys.pqSecretKey,
+  );
+  const pqPublicKey = prekeys.pqSecretKey.slice(
+    ML_KEM_768_EK_OFFSET,
+    ML_KEM_768_EK_OFFSET + ML_KEM_768_PUBLIC_KEY_LENGTH,
+  );
+  const { sharedSecret, setupId } = await deriveSharedSecret(
+    dhOutputs,
+    kemSecret,
+  );
+  return {
+    sharedSecret,
+    setupId,
+    associatedData: sessionAssociatedData(
+      setup.certificate,
+      local.certificate,
+      pqPublicKey,
+    ),
+  };
+}
+
+function encodeCertificate(certificate: DeviceCertificate): Bytes {
+  return new ByteWriter()
+    .bytes(utf8(certificate.userId))
+    .u32(certificate.deviceId)
+    .bytes(encodeKey(KeyType.ed25519, fromBase64Url(certificate.identityKey)))
+    .bytes(encodeKey(KeyType.ed25519, fromBase64Url(certificate.signingKey)))
+    .bytes(encodeKey(KeyType.x25519, fromBase64Url(certificate.dhKey)))
+    .u64(certificate.issuedAt)
+    .bytes(fromBase64Url(certificate.signature))
+    .finish();
+}
+
+function readKey(reader: ByteReader, field: string, type: number): Bytes {
+  const encoded = reader.fixed(field, 33);
+  if (encoded[0] !== type) {
+    throw new CryptoError(
+      'invalid-message',
+      'decodeSetup',
+      `${field} has key type 0x${(encoded[0] ?? 0).toString(16)}, expected 0x0${type}`,
+    );
+  }
+  return encoded.slice(1);
+}
+
+function decodeCertificate(bytes: Uint8Array): DeviceCertificate {
+  const reader = new ByteReader(bytes, 'invalid-message', 'decodeSetup');
+  const userIdBytes = reader.bytes('user id', 256);
+  const deviceId = reader.u32('device id');
+  const identityKey = readKey(reader, 'identity key', KeyType.ed25519);
+  const signingKey = reader.fixed('signing key', 33);
+  const dhKey = readKey(reader, 'identity DH key', KeyType.x25519);
+  const issuedAt = reader.u64('issued at');
+  const signature = reader.fixed('signature', 64);
+  reader.end();
+  if (signingKey[0] !== KeyType.ed25519) {
+    throw new CryptoError(
+      'invalid-message',
+      'decodeSetup',
+      'bad signing key type',
+    );
+  }
+  let userId: string;
+  try {
+    userId = new TextDecoder('utf-8', { fatal: true }).decode(userIdBytes);
+  } catch (cause) {
+    throw new CryptoError(
+      'invalid-message',
+      'decodeSetup',
+      'user id is not UTF-8',
+      { cause },
+    );
+  }
+  const certificate: DeviceCertificate = {
+    userId,
+    deviceId,
+    identityKey: toBase64Url(identityKey),
+    signingKey: toBase64Url(signingKey.slice(1)),
+    dhKey: toBase64Url(dhKey),
+    issuedAt,
+    signature: toBase64Url(signature),
+  };
+  const parsed = DeviceCertificate.safeParse(certificate);
+  if (!parsed.success || parsed.data.userId !== userId) {
+    throw new CryptoError(
+      'invalid-message',
+      'decodeSetup',
+      'malformed certificate',
+    );
+  }
+  return certificate;
+}
+
+export function encodeSetup(setup: SetupMessage): Bytes {
+  const writer = new ByteWriter()
+    .u8(SETUP_VERSION)
+    .bytes(encodeCertificate(setup.certificate))
+    .bytes(encodeKey(KeyType.x25519, setup.baseKey))
+    .u32(setup.signedPrekeyId)
+    .u8(setup.oneTimePrekeyId === undefined ? 0 : 1)
+    .u32(setup.oneTimePrekeyId ?? 0)
+    .u32(setup.pqPrekeyId)
+    .u8(setup.pqPrekeyLastResort ? 1 : 0)
+    .bytes(setup.kemCipherText);
+  return writer.finish();
+}
+
+/** Parses set-up data; throws `invalid-message` on any malformed field. */
+export function decodeSetup(bytes: Uint8Array): SetupMessage {
+  const operation = 'decodeSetup';
+  const reader = new ByteReader(bytes, 'invalid-message', operation);
+  const version = reader.u8('version');
+  if (version !== SETUP_VERSION) {
+    throw new CryptoError(
+      'invalid-message',
+      operation,
+      `unknown set-up version ${version}`,
+    );
+  }
+  const certificate = decodeCertificate(reader.bytes('certificate', 1024));
+  const baseKey = readKey(reader, 'base key', KeyType.x25519);
+  const signedPrekeyId = reader.u32('signed prekey id');
+  const hasOneTimePrekey = reader.u8('one-time prekey flag');
+  const oneTimePrekeyId = reader.u32('one-time prekey id');
+  const pqPrekeyId = reader.u32('PQ prekey id');
+  const lastResort = reader.u8('last-resort flag');
+  const kemCipherText = reader.fixed(
+    'KEM ciphertext',
+    ML_KEM_768_CIPHERTEXT_LENGTH,
+  );
+  reader.end();
+  if (
+    hasOneTimePrekey > 1 ||
+    lastResort > 1 ||
+    (hasOneTimePrekey === 0 && oneTimePrekeyId !== 0)
+  ) {
+    throw new CryptoError('invalid-message', operation, 'invalid flag byte');
+  }
+  return {
+    certificate,
+    baseKey,
+    signedPrekeyId,
+    oneTimePrekeyId: hasOneTimePrekey === 1 ? oneTimePrekeyId : undefined,
+    pqPrekeyId,
+    pqPrekeyLastResort: lastResort === 1,
+    kemCipherText,
+  };
+}

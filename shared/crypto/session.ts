@@ -1,0 +1,596 @@
+/**
+ * Sessions with one peer device (Sesame revision 2): the current session and
+ * up to 40 earlier ones. Sending always uses the current session; receiving
+ * tries the current one first, then the earlier ones, and promotes whichever
+ * decrypts. All functions are pure: they return a new record and never
+ * change their input, so a failure leaves the caller's record as it was.
+ *
+ * Set-up: the initiator runs PQXDH (pqxdh.ts) and sends `prekey` envelopes,
+ * each carrying the set-up data, until the first reply arrives. The
+ * responder looks for a session with the same base key (EK_A) first and
+ * runs PQXDH only for an unknown one. A new set-up that names a deleted
+ * one-time prekey, or whose set-up id was already seen when it uses no
+ * one-time prekey, is rejected as a replay. The caller deletes the consumed
+ * one-time prekeys and remembers the set-up id in the same storage
+ * transaction that stores the new record.
+ *
+ * Inside the ratchet, the plaintext is framed with the sender and recipient
+ * addresses and then padded, so a message for one device fails on another
+ * and a reflected message fails.
+ */
+import { type Address, type PrekeyBundle } from '../wire/schemas';
+import { type Bytes, constantTimeEqual, fromUtf8, utf8 } from './bytes';
+import {
+  type Direction,
+  initInitiator,
+  initResponder,
+  type RatchetState,
+  ratchetDecrypt,
+  ratchetEncrypt,
+  readRatchetState,
+  writeRatchetState,
+} from './double-ratchet';
+import { ByteReader, ByteWriter } from './encoding';
+import { CryptoError } from './errors';
+import type { LocalIdentity } from './keys';
+import { MAX_EARLIER_SESSIONS } from './limits';
+import { pad, unpad } from './padding';
+import {
+  certificateAddress,
+  decodeSetup,
+  encodeSetup,
+  pqxdhInitiate,
+  pqxdhRespond,
+  verifyPeerCertificate,
+} from './pqxdh';
+import { sha256 } from './primitives';
+import type { RandomSource } from './random';
+
+/** The responder's private prekeys, read from client storage. */
+export interface PrekeyLookup {
+  /** X25519 private signed prekey. */
+  signedPrekey(keyId: number): Promise<CryptoKey | undefined>;
+  /** X25519 private one-time prekey; undefined once deleted. */
+  oneTimePrekey(keyId: number): Promise<CryptoKey | undefined>;
+  /** ML-KEM-768 secret key of a one-time or last-resort PQ prekey. */
+  pqPrekey(keyId: number): Promise<Bytes | undefined>;
+  /** True if a set-up with this id was already accepted. */
+  hasSeenSetup(setupId: Bytes): Promise<boolean>;
+}
+
+/** One session with a peer device. */
+export interface SessionState {
+  readonly ratchet: RatchetState;
+  /** EK_A, the initiator's base key; identifies the session's set-up. */
+  readonly baseKey: Bytes;
+  readonly theirAddress: Address;
+  readonly theirIdentityKey: Bytes;
+  /** Initiator only: the set-up data, sent until the first reply arrives. */
+  readonly pendingSetup: Bytes | undefined;
+  /** Responder only: SHA-256 of the set-up data that created the session. */
+  readonly setupDigest: Bytes | undefined;
+}
+
+/** All sessions with one peer device. */
+export interface SessionRecord {
+  readonly current: SessionState;
+  /** Earlier sessions, most recently used first, at most 40. */
+  readonly previous: readonly SessionState[];
+}
+
+export interface ConsumedPrekeys {
+  oneTimePrekeyId?: number;
+  pqPrekeyId?: number;
+  /** The initiator's claim; delete a PQ prekey only if storage holds it as one-time. */
+  pqPrekeyLastResort?: boolean;
+  /** Set-up id to remember; present for set-ups without a one-time prekey. */
+  setupId?: Bytes;
+}
+
+const FRAME_VERSION = 1;
+const PREKEY_MESSAGE_VERSION = 1;
+const RECORD_VERSION = 1;
+const MAX_USER_ID_BYTES = 256;
+const MAX_SETUP_BYTES = 4096;
+
+function sameAddress(a: Address, b: Address): boolean {
+  return a.userId === b.userId && a.deviceId === b.deviceId;
+}
+
+function encodeFrame(
+  sender: Address,
+  recipient: Address,
+  plaintext: Uint8Array,
+): Bytes {
+  return new ByteWriter()
+    .u8(FRAME_VERSION)
+    .bytes(utf8(sender.userId))
+    .u32(sender.deviceId)
+    .bytes(utf8(recipient.userId))
+    .u32(recipient.deviceId)
+    .bytes(plaintext)
+    .finish();
+}
+
+function readAddress(reader: ByteReader, operation: string): Address {
+  const userId = reader.bytes('user id', MAX_USER_ID_BYTES);
+  const deviceId = reader.u32('device id');
+  try {
+    return { userId: fromUtf8(userId), deviceId };
+  } catch (cause) {
+    throw new CryptoError(
+      'invalid-message',
+      operation,
+      'user id is not UTF-8',
+      {
+        cause,
+      },
+    );
+  }
+}
+
+/** Parses the decrypted frame and checks both addresses against the envelope. */
+function openFrame(
+  padded: Uint8Array,
+  expectedSender: Address,
+  expectedRecipient: Address,
+): Bytes {
+  const operation = 'decryptMessage';
+  const reader = new ByteReader(unpad(padded), 'invalid-message', operation);
+  const version = reader.u8('frame version');
+  if (version !== FRAME_VERSION) {
+    throw new CryptoError(
+      'invalid-message',
+      operation,
+      `frame version ${version}`,
+    );
+  }
+  const sender = readAddress(reader, operation);
+  const recipient = readAddress(reader, operation);
+  const plaintext = reader.bytes('plaintext', padded.length);
+  reader.end();
+  if (!sameAddress(sender, expectedSender)) {
+    throw new CryptoError(
+      'untrusted-identity',
+      operation,
+      'sender inside the message differs from the envelope sender',
+    );
+  }
+  if (!sameAddress(recipient, expectedRecipient)) {
+    throw new CryptoError(
+      'untrusted-identity',
+      operation,
+      'message is addressed to another device',
+    );
+  }
+  return plaintext;
+}
+
+function localAddress(local: LocalIdentity): Address {
+  return { userId: local.userId, deviceId: local.deviceId };
+}
+
+/** Puts `session` first and keeps up to 40 earlier sessions. */
+function withCurrent(
+  session: SessionState,
+  earlier: readonly SessionState[],
+): SessionRecord {
+  return { current: session, previous: earlier.slice(0, MAX_EARLIER_SESSIONS) };
+}
+
+/**
+ * Starts a session from a prekey bundle. Verifies identity key →
+ * certificate → prekey signatures and the pinned identity key; any failure
+ * throws a `CryptoError` and creates nothing. With `existing`, the new
+ * session becomes current and the existing ones become earlier sessions.
+ */
+export async function initiateSession(
+  local: LocalIdentity,
+  bundle: PrekeyBundle,
+  pinnedIdentityKey: Bytes | undefined,
+  random: RandomSource,
+  _now: number,
+  existing?: SessionRecord,
+): Promise<{ record: SessionRecord; theirIdentityKey: Bytes }> {
+  const agreement = await pqxdhInitiate(
+    local,
+    bundle,
+    pinnedIdentityKey,
+    random,
+  );
+  const ratchet = await initInitiator(
+    agreement.sharedSecret,
+    agreement.associatedData,
+    agreement.theirSignedPrekey,
+    random,
+  );
+  const session: SessionState = {
+    ratchet,
+    baseKey: agreement.setup.baseKey,
+    theirAddress: certificateAddress(bundle.certificate),
+    theirIdentityKey: agreement.theirIdentityKey,
+    pendingSetup: encodeSetup(agreement.setup),
+    setupDigest: undefined,
+  };
+  const earlier =
+    existing === undefined ? [] : [existing.current, ...existing.previous];
+  return {
+    record: withCurrent(session, earlier),
+    theirIdentityKey: agreement.theirIdentityKey,
+  };
+}
+
+/**
+ * Encrypts a message in the current session. Returns `prekey` with the
+ * set-up data until the peer's first reply has been decrypted.
+ */
+export async function encryptMessage(
+  record: SessionRecord,
+  local: LocalIdentity,
+  peer: Address,
+  plaintext: Bytes,
+  random: RandomSource,
+  _now: number,
+): Promise<{ record: SessionRecord; kind: 'prekey' | 'message'; body: Bytes }> {
+  const session = record.current;
+  if (!sameAddress(session.theirAddress, peer)) {
+    throw new CryptoError(
+      'invalid-state',
+      'encryptMessage',
+      'session record belongs to another peer device',
+    );
+  }
+  const frame = pad(encodeFrame(localAddress(local), peer, plaintext));
+  const { state, message } = await ratchetEncrypt(
+    session.ratchet,
+    frame,
+    random,
+  );
+  const updated: SessionRecord = {
+    current: { ...session, ratchet: state },
+    previous: record.previous,
+  };
+  if (session.pendingSetup === undefined) {
+    return { record: updated, kind: 'message', body: message };
+  }
+  const body = new ByteWriter()
+    .u8(PREKEY_MESSAGE_VERSION)
+    .bytes(session.pendingSetup)
+    .bytes(message)
+    .finish();
+  return { record: updated, kind: 'prekey', body };
+}
+
+export interface DecryptInput {
+  record: SessionRecord | undefined;
+  local: LocalIdentity;
+  /** The sender, as stamped by the relay. */
+  from: Address;
+  kind: 'prekey' | 'message';
+  body: Bytes;
+  prekeys: PrekeyLookup;
+  pinnedIdentityKey: Bytes | undefined;
+  random: RandomSource;
+  now: number;
+}
+
+export interface DecryptResult {
+  record: SessionRecord;
+  plaintext: Bytes;
+  theirIdentityKey: Bytes;
+  consumed: ConsumedPrekeys;
+}
+
+/** Decrypts a ratchet message in one session; returns the updated session. */
+async function decryptInSession(
+  session: SessionState,
+  message: Uint8Array,
+  input: DecryptInput,
+): Promise<{ session: SessionState; plaintext: Bytes }> {
+  const { state, plaintext: padded } = await ratchetDecrypt(
+    session.ratchet,
+    message,
+    input.random,
+    input.now,
+  );
+  const plaintext = openFrame(padded, input.from, localAddress(input.local));
+  return {
+    // Any decrypted message is a reply, so the set-up data is no longer sent.
+    session: { ...session, ratchet: state, pendingSetup: undefined },
+    plaintext,
+  };
+}
+
+function checkPinned(
+  session: SessionState,
+  pinnedIdentityKey: Bytes | undefined,
+): boolean {
+  return (
+    pinnedIdentityKey === undefined ||
+    constantTimeEqual(session.theirIdentityKey, pinnedIdentityKey)
+  );
+}
+
+/**
+ * Tries each session, current first, and promotes the one that decrypts.
+ * When all fail, rethrows a `duplicate-message` error if one occurred, so
+ * the caller can tell a replay from a corrupt message, else the first error.
+ */
+async function decryptInRecord(
+  record: SessionRecord,
+  message: Uint8Array,
+  input: DecryptInput,
+): Promise<DecryptResult> {
+  const sessions = [record.current, ...record.previous];
+  const errors: unknown[] = [];
+  for (const [index, session] of sessions.entries()) {
+    if (!checkPinned(session, input.pinnedIdentityKey)) continue;
+    try {
+      const result = await decryptInSession(session, message, input);
+      const earlier = sessions.filter((_, other) => other !== index);
+      return {
+        record: withCurrent(result.session, earlier),
+        plaintext: result.plaintext,
+        theirIdentityKey: result.session.theirIdentityKey,
+        consumed: {},
+      };
+    } catch (error) {
+      if (!CryptoError.is(error)) throw error;
+      errors.push(error);
+    }
+  }
+  if (errors.length === 0) {
+    throw new CryptoError(
+      'untrusted-identity',
+      'decryptMessage',
+      'no session with the pinned identity key',
+    );
+  }
+  throw (
+    errors.find((error) => CryptoError.is(error, 'duplicate-message')) ??
+    errors[0]
+  );
+}
+
+/**
+ * Decrypts an envelope body from `from`. For `prekey` bodies it checks the
+ * initiator's certificate (valid under its identity key, naming `from`,
+ * matching the pinned identity key) and either decrypts in the session with
+ * the same base key or runs PQXDH for a new one. Throws a `CryptoError` on
+ * any failure; the input record is never changed.
+ */
+export async function decryptMessage(
+  input: DecryptInput,
+): Promise<DecryptResult> {
+  const operation = 'decryptMessage';
+  const { record, from } = input;
+  if (record !== undefined && !sameAddress(record.current.theirAddress, from)) {
+    throw new CryptoError(
+      'invalid-state',
+      operation,
+      'session record belongs to another peer device',
+    );
+  }
+  if (input.kind === 'message') {
+    if (record === undefined) {
+      throw new CryptoError(
+        'invalid-state',
+        operation,
+        'no session with the sender',
+      );
+    }
+    return decryptInRecord(record, input.body, input);
+  }
+
+  const reader = new ByteReader(input.body, 'invalid-message', operation);
+  const version = reader.u8('prekey message version');
+  if (version !== PREKEY_MESSAGE_VERSION) {
+    throw new CryptoError(
+      'invalid-message',
+      operation,
+      `unknown prekey message version ${version}`,
+    );
+  }
+  const setupBytes = reader.bytes('set-up', MAX_SETUP_BYTES);
+  const message = reader.bytes('message', input.body.length);
+  reader.end();
+  const setup = decodeSetup(setupBytes);
+  if (!sameAddress(certificateAddress(setup.certificate), from)) {
+    throw new CryptoError(
+      'untrusted-identity',
+      operation,
+      'certificate names another device than the envelope sender',
+    );
+  }
+  const theirIdentityKey = await verifyPeerCertificate(
+    setup.certificate,
+    input.pinnedIdentityKey,
+    operation,
+  );
+  const setupDigest = await sha256(setupBytes);
+
+  const sessions =
+    record === undefined ? [] : [record.current, ...record.previous];
+  const index = sessions.findIndex(
+    (session) =>
+      session.ratchet.direction === 'responder' &&
+      constantTimeEqual(session.baseKey, setup.baseKey),
+  );
+  const known = sessions[index];
+  if (known !== undefined) {
+    if (
+      known.setupDigest === undefined ||
+      !constantTimeEqual(known.setupDigest, setupDigest)
+    ) {
+      throw new CryptoError(
+        'invalid-message',
+        operation,
+        'set-up data differs from the one that created the session',
+      );
+    }
+    const result = await decryptInSession(known, message, input);
+    return {
+      record: withCurrent(
+        result.session,
+        sessions.filter((_, other) => other !== index),
+      ),
+      plaintext: result.plaintext,
+      theirIdentityKey,
+      consumed: {},
+    };
+  }
+
+  const signedPrekey = await input.prekeys.signedPrekey(setup.signedPrekeyId);
+  if (signedPrekey === undefined) {
+    throw new CryptoError(
+      'invalid-message',
+      operation,
+      `unknown signed prekey ${setup.signedPrekeyId}`,
+    );
+  }
+  let oneTimePrekey: CryptoKey | undefined;
+  if (setup.oneTimePrekeyId !== undefined) {
+    oneTimePrekey = await input.prekeys.oneTimePrekey(setup.oneTimePrekeyId);
+    if (oneTimePrekey === undefined) {
+      throw new CryptoError(
+        'replayed-setup',
+        operation,
+        `one-time prekey ${setup.oneTimePrekeyId} is unknown or already used`,
+      );
+    }
+  }
+  const pqSecretKey = await input.prekeys.pqPrekey(setup.pqPrekeyId);
+  if (pqSecretKey === undefined) {
+    throw new CryptoError(
+      'replayed-setup',
+      operation,
+      `PQ prekey ${setup.pqPrekeyId} is unknown or already used`,
+    );
+  }
+  const agreement = await pqxdhRespond(input.local, setup, {
+    signedPrekey,
+    oneTimePrekey,
+    pqSecretKey,
+  });
+  if (
+    oneTimePrekey === undefined &&
+    (await input.prekeys.hasSeenSetup(agreement.setupId))
+  ) {
+    throw new CryptoError(
+      'replayed-setup',
+      operation,
+      'set-up without a one-time prekey was already accepted',
+    );
+  }
+  const fresh: SessionState = {
+    ratchet: initResponder(
+      agreement.sharedSecret,
+      agreement.associatedData,
+      signedPrekey,
+    ),
+    baseKey: setup.baseKey,
+    theirAddress: from,
+    theirIdentityKey,
+    pendingSetup: undefined,
+    setupDigest,
+  };
+  const result = await decryptInSession(fresh, message, input);
+  const consumed: ConsumedPrekeys = {
+    pqPrekeyId: setup.pqPrekeyId,
+    pqPrekeyLastResort: setup.pqPrekeyLastResort,
+  };
+  if (setup.oneTimePrekeyId !== undefined) {
+    consumed.oneTimePrekeyId = setup.oneTimePrekeyId;
+  } else {
+    consumed.setupId = agreement.setupId;
+  }
+  return {
+    record: withCurrent(result.session, sessions),
+    plaintext: result.plaintext,
+    theirIdentityKey,
+    consumed,
+  };
+}
+
+/** Returns true if the current session still sends its set-up data. */
+export function isAwaitingReply(record: SessionRecord): boolean {
+  return record.current.pendingSetup !== undefined;
+}
+
+export function sessionDirection(session: SessionState): Direction {
+  return session.ratchet.direction;
+}
+
+// Serialization. The result holds raw root, chain and message keys: seal it
+// with `sealRecord` before it is stored.
+
+function writeSession(writer: ByteWriter, session: SessionState): void {
+  writer
+    .bytes(session.baseKey)
+    .bytes(utf8(session.theirAddress.userId))
+    .u32(session.theirAddress.deviceId)
+    .bytes(session.theirIdentityKey)
+    .u8(session.pendingSetup === undefined ? 0 : 1)
+    .bytes(session.pendingSetup ?? new Uint8Array(0))
+    .u8(session.setupDigest === undefined ? 0 : 1)
+    .bytes(session.setupDigest ?? new Uint8Array(0));
+  writeRatchetState(writer, session.ratchet);
+}
+
+async function readSession(reader: ByteReader): Promise<SessionState> {
+  const baseKey = reader.fixed('base key', 32);
+  const theirAddress = readAddress(reader, 'deserializeSessionRecord');
+  const theirIdentityKey = reader.fixed('identity key', 32);
+  const hasPendingSetup = reader.u8('pending set-up flag');
+  const pendingSetup = reader.bytes('pending set-up', MAX_SETUP_BYTES);
+  const hasSetupDigest = reader.u8('set-up digest flag');
+  const setupDigest = reader.bytes('set-up digest', 32);
+  const ratchet = await readRatchetState(reader);
+  return {
+    ratchet,
+    baseKey,
+    theirAddress,
+    theirIdentityKey,
+    pendingSetup: hasPendingSetup === 1 ? pendingSetup : undefined,
+    setupDigest: hasSetupDigest === 1 ? setupDigest : undefined,
+  };
+}
+
+/** Encodes a record; the output contains raw secrets and must be sealed. */
+export function serializeSessionRecord(record: SessionRecord): Bytes {
+  const writer = new ByteWriter()
+    .u8(RECORD_VERSION)
+    .u32(1 + record.previous.length);
+  for (const session of [record.current, ...record.previous]) {
+    writeSession(writer, session);
+  }
+  return writer.finish();
+}
+
+/** Decodes a record; throws `invalid-state` on malformed input. */
+export async function deserializeSessionRecord(
+  bytes: Bytes,
+): Promise<SessionRecord> {
+  const operation = 'deserializeSessionRecord';
+  const reader = new ByteReader(bytes, 'invalid-state', operation);
+  const version = reader.u8('record version');
+  if (version !== RECORD_VERSION) {
+    throw new CryptoError(
+      'invalid-state',
+      operation,
+      `record version ${version}`,
+    );
+  }
+  const count = reader.u32('session count');
+  if (count < 1 || count > 1 + MAX_EARLIER_SESSIONS) {
+    throw new CryptoError('invalid-state', operation, `${count} sessions`);
+  }
+  const sessions: SessionState[] = [];
+  for (let i = 0; i < count; i++) sessions.push(await readSession(reader));
+  reader.end();
+  const [current, ...previous] = sessions;
+  if (current === undefined) {
+    throw new CryptoError('invalid-state', operation, 'no current session');
+  }
+  return { current, previous };
+}
