@@ -1,0 +1,74 @@
+/**
+ * What travels inside the ciphertext of a pairwise envelope. The relay never
+ * sees these fields; the receiving client parses them with `decodeContent`
+ * after every successful decryption, because the sender controls the bytes.
+ * Sender and recipient addresses are not repeated here: the session layer
+ * frames every plaintext with both and checks them before it returns.
+ */
+import { z } from 'zod';
+import { type Bytes, fromUtf8, utf8 } from '../crypto/bytes';
+import { Id128 } from './schemas';
+
+export const CONTENT_VERSION = 1;
+
+/** Longest text message, in UTF-16 code units (JavaScript string length). */
+export const MAX_TEXT_LENGTH = 4000;
+/** Most message ids acknowledged by one receipt. */
+export const MAX_RECEIPT_MESSAGE_IDS = 100;
+
+export const TextContent = z.strictObject({
+  v: z.literal(CONTENT_VERSION),
+  type: z.literal('text'),
+  /** 128-bit random id chosen by the sender; receipts refer to it. */
+  messageId: Id128,
+  /** The sender's clock when the message was written, in ms since the epoch. */
+  sentAt: z.number().int().min(0),
+  text: z.string().min(1).max(MAX_TEXT_LENGTH),
+});
+export type TextContent = z.infer<typeof TextContent>;
+
+export const ReceiptContent = z.strictObject({
+  v: z.literal(CONTENT_VERSION),
+  type: z.literal('receipt'),
+  receipt: z.literal('delivered'),
+  messageIds: z.array(Id128).min(1).max(MAX_RECEIPT_MESSAGE_IDS),
+});
+export type ReceiptContent = z.infer<typeof ReceiptContent>;
+
+export const Content = z.discriminatedUnion('type', [
+  TextContent,
+  ReceiptContent,
+]);
+export type Content = z.infer<typeof Content>;
+
+export class ContentError extends Error {
+  override readonly name = 'ContentError';
+  readonly code = 'invalid-content';
+}
+
+/** Encodes a content as UTF-8 JSON, after checking it against the schema. */
+export function encodeContent(content: Content): Bytes {
+  return utf8(JSON.stringify(Content.parse(content)));
+}
+
+/**
+ * Parses decrypted bytes into a content. Throws `ContentError` for invalid
+ * UTF-8, invalid JSON or anything the schema rejects, with only the failing
+ * field paths in the message (never the plaintext).
+ */
+export function decodeContent(plaintext: Uint8Array): Content {
+  let json: unknown;
+  try {
+    json = JSON.parse(fromUtf8(plaintext));
+  } catch (cause) {
+    throw new ContentError('content is not UTF-8 JSON', { cause });
+  }
+  const result = Content.safeParse(json);
+  if (!result.success) {
+    const paths = result.error.issues.map(
+      (issue) => issue.path.join('.') || '(root)',
+    );
+    throw new ContentError(`invalid content at ${paths.join(', ')}`);
+  }
+  return result.data;
+}
