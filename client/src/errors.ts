@@ -1,0 +1,52 @@
+/**
+ * Errors the client shows to people. `message` is written for the user and
+ * may name a contact's username, which the user typed or received; it is
+ * never logged. Log lines use `code` only.
+ */
+export type ClientErrorCode =
+  | 'invalid-username'
+  | 'username-taken'
+  | 'unknown-user'
+  | 'identity-changed'
+  | 'offline'
+  | 'invalid-message'
+  | 'no-session'
+  | 'relay-error'
+  | 'decryption-failed'
+  | 'storage-failed';
+
+export class ClientError extends Error {
+  override readonly name = 'ClientError';
+
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  static is(error: unknown, code?: ClientErrorCode): error is ClientError {
+    return (
+      error instanceof ClientError &&
+      (code === undefined || error.code === code)
+    );
+  }
+}
+
+export function identityChanged(userId: string): ClientError {
+  return new ClientError(
+    'identity-changed',
+    `The identity key of ${userId} has changed. Messages with ${userId} are ` +
+      'blocked until you verify the new key with them in person.',
+  );
+}
+
+export function untrustedMessage(userId: string): ClientError {
+  return new ClientError(
+    'identity-changed',
+    `A message from ${userId} was rejected because it does not match the ` +
+      `identity key pinned for ${userId}, or it was meant for another ` +
+      `device. Sending to ${userId} is blocked until you reload Cloak.`,
+  );
+}

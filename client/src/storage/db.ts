@@ -1,0 +1,43 @@
+import { type IDBPDatabase, openDB } from 'idb';
+import { type CloakSchema, DB_NAME, DB_VERSION } from './schema';
+
+export type CloakDb = IDBPDatabase<CloakSchema>;
+
+/**
+ * Opens the installation's database, creating or migrating its stores. Each
+ * schema version adds one `if (oldVersion < n)` step, so a browser several
+ * versions behind runs every step in order.
+ */
+export function openCloakDb(name: string = DB_NAME): Promise<CloakDb> {
+  return openDB<CloakSchema>(name, DB_VERSION, {
+    upgrade(db, oldVersion) {
+      if (oldVersion < 1) {
+        db.createObjectStore('identity');
+        db.createObjectStore('storageKey');
+        db.createObjectStore('settings');
+        db.createObjectStore('prekeys', { keyPath: 'id' }).createIndex(
+          'by-type',
+          'type',
+        );
+        db.createObjectStore('sessions', { keyPath: 'address' }).createIndex(
+          'by-user',
+          'userId',
+        );
+        db.createObjectStore('contacts', { keyPath: 'userId' });
+        db.createObjectStore('setupIds', { keyPath: 'id' });
+        db.createObjectStore('conversations', { keyPath: 'peerId' });
+        db.createObjectStore('messages', { keyPath: 'key' }).createIndex(
+          'by-conversation',
+          ['peerId', 'order'],
+        );
+        db.createObjectStore('processed', { keyPath: 'id' }).createIndex(
+          'by-time',
+          'processedAt',
+        );
+        const outbox = db.createObjectStore('outbox', { keyPath: 'id' });
+        outbox.createIndex('by-message', 'messageKey');
+        outbox.createIndex('by-time', 'createdAt');
+      }
+    },
+  });
+}

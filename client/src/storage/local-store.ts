@@ -1,0 +1,723 @@
+/**
+ * Reads and writes of one account's IndexedDB, with sealing. Secret bytes
+ * are sealed with the storage key before a transaction opens, because an
+ * IndexedDB transaction commits by itself as soon as it waits for anything
+ * but its own requests. Each method that changes several stores does so in
+ * one transaction, so a crash leaves either all or none of its writes.
+ */
+import type { IDBPTransaction, StoreNames } from 'idb';
+import {
+  type Bytes,
+  constantTimeEqual,
+  fromUtf8,
+  toHex,
+  utf8,
+} from '../../../shared/crypto/bytes';
+import type { AccountKeys, LocalIdentity } from '../../../shared/crypto/keys';
+import type { RandomSource } from '../../../shared/crypto/random';
+import { openRecord, sealRecord } from '../../../shared/crypto/sealed-storage';
+import type { PrekeyLookup } from '../../../shared/crypto/session';
+import type { Address } from '../../../shared/wire/schemas';
+import { ClientError, identityChanged } from '../errors';
+import type { CloakDb } from './db';
+import {
+  type CloakSchema,
+  type ContactRow,
+  type ConversationRow,
+  type MessageRow,
+  type MessageState,
+  type OutboxRow,
+  type PrekeyRow,
+  type PrekeyType,
+  SELF,
+  type SettingsRow,
+} from './schema';
+
+/** Record kinds bound into the associated data of every sealed record. */
+export const RecordKind = {
+  session: 'session',
+  message: 'message',
+  pqPrekey: 'pq-prekey',
+} as const;
+
+/** Schema version of sealed records; part of their associated data. */
+export const SEALED_RECORD_VERSION = 1;
+
+export function addressKey(address: Address): string {
+  return `${address.userId}.${address.deviceId}`;
+}
+
+export function prekeyRowId(type: PrekeyType, keyId: number): string {
+  return `${type}:${keyId}`;
+}
+
+export function messageKey(peerId: string, messageId: string): string {
+  return `${peerId}/${messageId}`;
+}
+
+export interface ConversationView {
+  readonly peerId: string;
+  readonly unread: number;
+  readonly lastActivity: number;
+}
+
+export interface MessageView {
+  readonly key: string;
+  readonly messageId: string;
+  readonly direction: 'in' | 'out';
+  readonly text: string;
+  readonly sentAt: number;
+  readonly state: MessageState;
+}
+
+export interface SerializedSession {
+  readonly address: Address;
+  /** `serializeSessionRecord` output, sealed by the store. */
+  readonly record: Bytes;
+}
+
+/** Everything one decrypted envelope changes, written in one transaction. */
+export interface ReceivedCommit {
+  readonly envelopeId: string;
+  readonly session: SerializedSession;
+  readonly theirIdentityKey: Bytes;
+  readonly consumed: {
+    readonly oneTimePrekeyId?: number;
+    readonly pqPrekeyId?: number;
+    readonly pqPrekeyLastResort?: boolean;
+    readonly setupId?: Bytes;
+  };
+  readonly text?: {
+    readonly messageId: string;
+    readonly text: string;
+    readonly sentAt: number;
+  };
+  /** Ids of our messages that the peer reports delivered. */
+  readonly deliveredIds?: readonly string[];
+  /** True when the text counts as unread (its thread is not open). */
+  readonly unread: boolean;
+  readonly now: number;
+}
+
+export type ReceivedResult =
+  | { readonly status: 'duplicate' }
+  | {
+      readonly status: 'committed';
+      readonly newMessage: boolean;
+      readonly delivered: number;
+    };
+
+type ReadWrite<S extends StoreNames<CloakSchema>[]> = IDBPTransaction<
+  CloakSchema,
+  S,
+  'readwrite'
+>;
+
+/**
+ * Runs `body` in a read-write transaction and waits for the commit. If
+ * `body` throws, the transaction is aborted so that none of its writes land.
+ */
+async function inTransaction<S extends StoreNames<CloakSchema>[], T>(
+  db: CloakDb,
+  stores: S,
+  body: (tx: ReadWrite<S>) => Promise<T>,
+): Promise<T> {
+  const tx = db.transaction(stores, 'readwrite');
+  try {
+    const result = await body(tx);
+    await tx.done;
+    return result;
+  } catch (error) {
+    try {
+      tx.abort();
+    } catch {
+      // Already finished or aborted; `tx.done` reports which.
+    }
+    await tx.done.catch(() => undefined);
+    throw error;
+  }
+}
+
+let lastOrder = 0;
+
+/** Returns a strictly increasing number near `now`, for thread order. */
+function nextOrder(now: number): number {
+  lastOrder = Math.max(lastOrder + 1, now * 1000);
+  return lastOrder;
+}
+
+export class LocalStore {
+  private constructor(
+    readonly db: CloakDb,
+    private readonly storageKey: CryptoKey,
+    private readonly random: RandomSource,
+  ) {}
+
+  /** Opens the stored account, or returns undefined when there is none. */
+  static async open(
+    db: CloakDb,
+    random: RandomSource,
+  ): Promise<{ store: LocalStore; identity: LocalIdentity } | undefined> {
+    const identity = await db.get('identity', SELF);
+    const storageKey = await db.get('storageKey', SELF);
+    if (!identity || !storageKey) return undefined;
+    return { store: new LocalStore(db, storageKey, random), identity };
+  }
+
+  /**
+   * Stores a new account's identity, storage key and private prekeys in one
+   * transaction. ML-KEM secret keys are sealed with the storage key first.
+   */
+  static async create(
+    db: CloakDb,
+    keys: AccountKeys,
+    storageKey: CryptoKey,
+    random: RandomSource,
+  ): Promise<LocalStore> {
+    const store = new LocalStore(db, storageKey, random);
+    const pqRows = await Promise.all(
+      [keys.lastResortPqPrekey, ...keys.oneTimePqPrekeys].map((prekey) =>
+        store.pqPrekeyRow(
+          prekey.keyId,
+          prekey.keyPair.secretKey,
+          prekey.keyPair.publicKey,
+          prekey.signature,
+          prekey.lastResort,
+        ),
+      ),
+    );
+    const oneTimeIds = [
+      ...keys.oneTimePrekeys.map((prekey) => prekey.keyId),
+      ...keys.oneTimePqPrekeys.map((prekey) => prekey.keyId),
+    ];
+    const settings: SettingsRow = {
+      storageNoticeDismissed: false,
+      nextOneTimePrekeyId: Math.max(0, ...oneTimeIds) + 1,
+    };
+    const stores: ['identity', 'storageKey', 'settings', 'prekeys'] = [
+      'identity',
+      'storageKey',
+      'settings',
+      'prekeys',
+    ];
+    await inTransaction(db, stores, async (tx) => {
+      if (await tx.objectStore('identity').get(SELF)) {
+        throw new ClientError(
+          'storage-failed',
+          'This browser already holds a Cloak account. Reload the page.',
+        );
+      }
+      await tx.objectStore('identity').put(keys.identity, SELF);
+      await tx.objectStore('storageKey').put(storageKey, SELF);
+      await tx.objectStore('settings').put(settings, SELF);
+      const prekeys = tx.objectStore('prekeys');
+      const signed = keys.signedPrekey;
+      await prekeys.put({
+        id: prekeyRowId('signed', signed.keyId),
+        type: 'signed',
+        keyId: signed.keyId,
+        privateKey: signed.keyPair.privateKey,
+        publicKey: signed.keyPair.publicKey,
+        signature: signed.signature,
+        createdAt: signed.createdAt,
+      });
+      for (const prekey of keys.oneTimePrekeys) {
+        await prekeys.put({
+          id: prekeyRowId('one-time', prekey.keyId),
+          type: 'one-time',
+          keyId: prekey.keyId,
+          privateKey: prekey.keyPair.privateKey,
+          publicKey: prekey.keyPair.publicKey,
+        });
+      }
+      for (const row of pqRows) await prekeys.put(row);
+    });
+    return store;
+  }
+
+  private async pqPrekeyRow(
+    keyId: number,
+    secretKey: Bytes,
+    publicKey: Bytes,
+    signature: Bytes,
+    lastResort: boolean,
+  ): Promise<PrekeyRow> {
+    return {
+      id: prekeyRowId('pq', keyId),
+      type: 'pq',
+      keyId,
+      sealedSecretKey: await this.seal(RecordKind.pqPrekey, keyId, secretKey),
+      publicKey,
+      signature,
+      lastResort,
+    };
+  }
+
+  private seal(kind: string, id: string | number, plaintext: Bytes) {
+    return sealRecord(
+      this.storageKey,
+      kind,
+      String(id),
+      SEALED_RECORD_VERSION,
+      plaintext,
+      this.random,
+    );
+  }
+
+  private open(kind: string, id: string | number, sealed: Bytes) {
+    return openRecord(
+      this.storageKey,
+      kind,
+      String(id),
+      SEALED_RECORD_VERSION,
+      sealed,
+    );
+  }
+
+  // Settings and prekeys.
+
+  async settings(): Promise<SettingsRow> {
+    const row = await this.db.get('settings', SELF);
+    return row ?? { storageNoticeDismissed: false, nextOneTimePrekeyId: 1 };
+  }
+
+  async dismissStorageNotice(): Promise<void> {
+    await inTransaction(this.db, ['settings'], async (tx) => {
+      const settings = tx.objectStore('settings');
+      const row = (await settings.get(SELF)) ?? (await this.settings());
+      await settings.put({ ...row, storageNoticeDismissed: true }, SELF);
+    });
+  }
+
+  /** Looks up our private prekeys for a session set-up. */
+  prekeyLookup(): PrekeyLookup {
+    return {
+      signedPrekey: async (keyId) => {
+        const row = await this.db.get('prekeys', prekeyRowId('signed', keyId));
+        return row?.type === 'signed' ? row.privateKey : undefined;
+      },
+      oneTimePrekey: async (keyId) => {
+        const id = prekeyRowId('one-time', keyId);
+        const row = await this.db.get('prekeys', id);
+        return row?.type === 'one-time' ? row.privateKey : undefined;
+      },
+      pqPrekey: async (keyId) => {
+        const row = await this.db.get('prekeys', prekeyRowId('pq', keyId));
+        if (row?.type !== 'pq') return undefined;
+        return this.open(RecordKind.pqPrekey, keyId, row.sealedSecretKey);
+      },
+      hasSeenSetup: async (setupId) =>
+        (await this.db.get('setupIds', toHex(setupId))) !== undefined,
+    };
+  }
+
+  /** Counts our one-time prekeys of each kind (last-resort keys excluded). */
+  async countOneTimePrekeys(): Promise<{ x25519: number; pq: number }> {
+    const x25519 = await this.db.countFromIndex(
+      'prekeys',
+      'by-type',
+      'one-time',
+    );
+    const pqRows = await this.db.getAllFromIndex('prekeys', 'by-type', 'pq');
+    const pq = pqRows.filter((row) => row.type === 'pq' && !row.lastResort);
+    return { x25519, pq: pq.length };
+  }
+
+  /**
+   * Stores new one-time prekeys and advances the next free key id. Call it
+   * before publishing the public halves, so that a published key always
+   * has its private key here.
+   */
+  async addOneTimePrekeys(
+    oneTime: readonly {
+      keyId: number;
+      privateKey: CryptoKey;
+      publicKey: Bytes;
+    }[],
+    pq: readonly {
+      keyId: number;
+      secretKey: Bytes;
+      publicKey: Bytes;
+      signature: Bytes;
+    }[],
+    nextOneTimePrekeyId: number,
+  ): Promise<void> {
+    const pqRows = await Promise.all(
+      pq.map((prekey) =>
+        this.pqPrekeyRow(
+          prekey.keyId,
+          prekey.secretKey,
+          prekey.publicKey,
+          prekey.signature,
+          false,
+        ),
+      ),
+    );
+    await inTransaction(this.db, ['prekeys', 'settings'], async (tx) => {
+      const prekeys = tx.objectStore('prekeys');
+      for (const prekey of oneTime) {
+        await prekeys.put({
+          id: prekeyRowId('one-time', prekey.keyId),
+          type: 'one-time',
+          ...prekey,
+        });
+      }
+      for (const row of pqRows) await prekeys.put(row);
+      const settings = tx.objectStore('settings');
+      const row = (await settings.get(SELF)) ?? (await this.settings());
+      await settings.put({ ...row, nextOneTimePrekeyId }, SELF);
+    });
+  }
+
+  // Sessions and contacts.
+
+  /** Opens the sealed session record for a peer device. */
+  async loadSession(address: Address): Promise<Bytes | undefined> {
+    const key = addressKey(address);
+    const row = await this.db.get('sessions', key);
+    if (!row) return undefined;
+    return this.open(RecordKind.session, key, row.sealed);
+  }
+
+  /** Lists the peer devices we hold a session with. */
+  async sessionAddresses(userId: string): Promise<Address[]> {
+    const rows = await this.db.getAllFromIndex('sessions', 'by-user', userId);
+    return rows.map((row) => ({ userId: row.userId, deviceId: row.deviceId }));
+  }
+
+  async contact(userId: string): Promise<ContactRow | undefined> {
+    return this.db.get('contacts', userId);
+  }
+
+  async isProcessed(envelopeId: string): Promise<boolean> {
+    return (await this.db.get('processed', envelopeId)) !== undefined;
+  }
+
+  private async sealSession(session: SerializedSession, now: number) {
+    const key = addressKey(session.address);
+    return {
+      address: key,
+      userId: session.address.userId,
+      deviceId: session.address.deviceId,
+      sealed: await this.seal(RecordKind.session, key, session.record),
+      updatedAt: now,
+    };
+  }
+
+  /**
+   * Stores sessions we initiated with a contact's devices, pins the
+   * contact's identity key on first use and creates the conversation.
+   * Throws `identity-changed` if a different key is already pinned.
+   */
+  async addInitiatedSessions(
+    peerId: string,
+    sessions: readonly SerializedSession[],
+    theirIdentityKey: Bytes,
+    now: number,
+  ): Promise<void> {
+    const rows = await Promise.all(
+      sessions.map((session) => this.sealSession(session, now)),
+    );
+    const stores: ['sessions', 'contacts', 'conversations'] = [
+      'sessions',
+      'contacts',
+      'conversations',
+    ];
+    await inTransaction(this.db, stores, async (tx) => {
+      await pinIdentityKey(
+        tx.objectStore('contacts'),
+        peerId,
+        theirIdentityKey,
+        now,
+      );
+      for (const row of rows) await tx.objectStore('sessions').put(row);
+      await touchConversation(tx.objectStore('conversations'), peerId, now, 0);
+    });
+  }
+
+  // Receiving.
+
+  /**
+   * Commits one decrypted envelope: the new session record, the message or
+   * receipt, the processed envelope id, the deletion of consumed one-time
+   * prekeys and the set-up id. An envelope id that is already processed
+   * writes nothing and returns `duplicate`.
+   */
+  async commitReceived(commit: ReceivedCommit): Promise<ReceivedResult> {
+    const peerId = commit.session.address.userId;
+    const session = await this.sealSession(commit.session, commit.now);
+    const text = commit.text;
+    const key = text ? messageKey(peerId, text.messageId) : undefined;
+    const sealedText =
+      text && key
+        ? await this.seal(RecordKind.message, key, utf8(text.text))
+        : undefined;
+    const stores: [
+      'processed',
+      'sessions',
+      'contacts',
+      'prekeys',
+      'setupIds',
+      'conversations',
+      'messages',
+    ] = [
+      'processed',
+      'sessions',
+      'contacts',
+      'prekeys',
+      'setupIds',
+      'conversations',
+      'messages',
+    ];
+    return inTransaction(this.db, stores, async (tx) => {
+      const processed = tx.objectStore('processed');
+      if (await processed.get(commit.envelopeId)) {
+        return { status: 'duplicate' } as const;
+      }
+      await processed.put({ id: commit.envelopeId, processedAt: commit.now });
+      await pinIdentityKey(
+        tx.objectStore('contacts'),
+        peerId,
+        commit.theirIdentityKey,
+        commit.now,
+      );
+      await tx.objectStore('sessions').put(session);
+      await deleteConsumedPrekeys(tx.objectStore('prekeys'), commit.consumed);
+      if (commit.consumed.setupId) {
+        await tx.objectStore('setupIds').put({
+          id: toHex(commit.consumed.setupId),
+          seenAt: commit.now,
+        });
+      }
+
+      let newMessage = false;
+      const messages = tx.objectStore('messages');
+      if (text && key && sealedText && !(await messages.get(key))) {
+        await messages.put({
+          key,
+          peerId,
+          messageId: text.messageId,
+          direction: 'in',
+          sealedText,
+          sentAt: text.sentAt,
+          state: 'received',
+          order: nextOrder(commit.now),
+        });
+        newMessage = true;
+      }
+      const conversations = tx.objectStore('conversations');
+      if (newMessage) {
+        const unread = commit.unread ? 1 : 0;
+        await touchConversation(conversations, peerId, commit.now, unread);
+      }
+
+      let delivered = 0;
+      for (const id of commit.deliveredIds ?? []) {
+        const row = await messages.get(messageKey(peerId, id));
+        if (row?.direction !== 'out' || row.state === 'delivered') continue;
+        await messages.put({ ...row, state: 'delivered' });
+        delivered++;
+      }
+      return { status: 'committed', newMessage, delivered } as const;
+    });
+  }
+
+  // Sending.
+
+  /** Creates an outgoing message in state `sending`. */
+  async addOutgoingMessage(
+    peerId: string,
+    messageId: string,
+    text: string,
+    now: number,
+  ): Promise<MessageRow> {
+    const key = messageKey(peerId, messageId);
+    const row: MessageRow = {
+      key,
+      peerId,
+      messageId,
+      direction: 'out',
+      sealedText: await this.seal(RecordKind.message, key, utf8(text)),
+      sentAt: now,
+      state: 'sending',
+      order: nextOrder(now),
+    };
+    await inTransaction(this.db, ['messages', 'conversations'], async (tx) => {
+      await tx.objectStore('messages').put(row);
+      await touchConversation(tx.objectStore('conversations'), peerId, now, 0);
+    });
+    return row;
+  }
+
+  /**
+   * Stores the new session records and the envelopes encrypted with them in
+   * one transaction, so that a stored session never runs ahead of its stored
+   * ciphertext.
+   */
+  async commitEncrypted(
+    sessions: readonly SerializedSession[],
+    outbox: readonly OutboxRow[],
+    now: number,
+  ): Promise<void> {
+    const rows = await Promise.all(
+      sessions.map((session) => this.sealSession(session, now)),
+    );
+    await inTransaction(this.db, ['sessions', 'outbox'], async (tx) => {
+      for (const row of rows) await tx.objectStore('sessions').put(row);
+      for (const item of outbox) await tx.objectStore('outbox').put(item);
+    });
+  }
+
+  async setMessageState(key: string, state: MessageState): Promise<void> {
+    await inTransaction(this.db, ['messages'], async (tx) => {
+      const row = await tx.objectStore('messages').get(key);
+      if (row) await tx.objectStore('messages').put({ ...row, state });
+    });
+  }
+
+  /**
+   * Removes an envelope the relay has stored. When it was the last pending
+   * envelope of a message still `sending`, the message becomes `sent`.
+   * Returns true when a message changed state.
+   */
+  async completeOutbox(envelopeId: string): Promise<boolean> {
+    return inTransaction(this.db, ['outbox', 'messages'], async (tx) => {
+      const outbox = tx.objectStore('outbox');
+      const item = await outbox.get(envelopeId);
+      if (!item) return false;
+      await outbox.delete(envelopeId);
+      if (item.messageKey === undefined) return false;
+      const left = await outbox.index('by-message').count(item.messageKey);
+      if (left > 0) return false;
+      const messages = tx.objectStore('messages');
+      const row = await messages.get(item.messageKey);
+      if (row?.state !== 'sending') return false;
+      await messages.put({ ...row, state: 'sent' });
+      return true;
+    });
+  }
+
+  /** Lists stored envelopes not yet acknowledged by the relay, oldest first. */
+  async pendingOutbox(): Promise<OutboxRow[]> {
+    return this.db.getAllFromIndex('outbox', 'by-time');
+  }
+
+  // Views for the user interface.
+
+  async listConversations(): Promise<ConversationView[]> {
+    const rows = await this.db.getAll('conversations');
+    return rows
+      .map(({ peerId, unread, lastActivity }) => ({
+        peerId,
+        unread,
+        lastActivity,
+      }))
+      .sort((a, b) => b.lastActivity - a.lastActivity);
+  }
+
+  async hasConversation(peerId: string): Promise<boolean> {
+    return (await this.db.get('conversations', peerId)) !== undefined;
+  }
+
+  /** Opens every message of a conversation, in thread order. */
+  async listMessages(peerId: string): Promise<MessageView[]> {
+    const range = IDBKeyRange.bound([peerId, -Infinity], [peerId, Infinity]);
+    const rows = await this.db.getAllFromIndex(
+      'messages',
+      'by-conversation',
+      range,
+    );
+    return Promise.all(
+      rows.map(async (row) => ({
+        key: row.key,
+        messageId: row.messageId,
+        direction: row.direction,
+        text: fromUtf8(
+          await this.open(RecordKind.message, row.key, row.sealedText),
+        ),
+        sentAt: row.sentAt,
+        state: row.state,
+      })),
+    );
+  }
+
+  async markRead(peerId: string): Promise<void> {
+    await inTransaction(this.db, ['conversations'], async (tx) => {
+      const row = await tx.objectStore('conversations').get(peerId);
+      if (row && row.unread !== 0) {
+        await tx.objectStore('conversations').put({ ...row, unread: 0 });
+      }
+    });
+  }
+
+  /** Deletes processed envelope ids older than `before` (ms since epoch). */
+  async pruneProcessed(before: number): Promise<void> {
+    await inTransaction(this.db, ['processed'], async (tx) => {
+      const range = IDBKeyRange.upperBound(before, true);
+      let cursor = await tx
+        .objectStore('processed')
+        .index('by-time')
+        .openCursor(range);
+      while (cursor) {
+        await cursor.delete();
+        cursor = await cursor.continue();
+      }
+    });
+  }
+}
+
+type ContactStore = ReturnType<ReadWrite<['contacts']>['objectStore']>;
+
+async function pinIdentityKey(
+  contacts: ContactStore,
+  userId: string,
+  identityKey: Bytes,
+  now: number,
+): Promise<void> {
+  const pinned = await contacts.get(userId);
+  if (!pinned) {
+    await contacts.put({ userId, identityKey, pinnedAt: now });
+    return;
+  }
+  if (!constantTimeEqual(pinned.identityKey, identityKey)) {
+    throw identityChanged(userId);
+  }
+}
+
+type ConversationStore = ReturnType<
+  ReadWrite<['conversations']>['objectStore']
+>;
+
+async function touchConversation(
+  conversations: ConversationStore,
+  peerId: string,
+  now: number,
+  addUnread: number,
+): Promise<void> {
+  const row: ConversationRow | undefined = await conversations.get(peerId);
+  await conversations.put({
+    peerId,
+    createdAt: row?.createdAt ?? now,
+    lastActivity: Math.max(row?.lastActivity ?? 0, now),
+    unread: (row?.unread ?? 0) + addUnread,
+  });
+}
+
+type PrekeyStore = ReturnType<ReadWrite<['prekeys']>['objectStore']>;
+
+async function deleteConsumedPrekeys(
+  prekeys: PrekeyStore,
+  consumed: ReceivedCommit['consumed'],
+): Promise<void> {
+  if (consumed.oneTimePrekeyId !== undefined) {
+    await prekeys.delete(prekeyRowId('one-time', consumed.oneTimePrekeyId));
+  }
+  // The last-resort PQ prekey is reused until it rotates; only one-time PQ
+  // prekeys are deleted after their first use. The set-up's last-resort
+  // flag is the initiator's claim, so the stored row decides.
+  if (consumed.pqPrekeyId !== undefined) {
+    const id = prekeyRowId('pq', consumed.pqPrekeyId);
+    const row = await prekeys.get(id);
+    if (row?.type === 'pq' && !row.lastResort) await prekeys.delete(id);
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The IndexedDB schema of one Cloak installation. Private X25519 and Ed25519
+ * keys and the storage key are non-extractable `CryptoKey`s, stored as such
+ * by structured clone, so their bytes never reach JavaScript. Everything
+ * else secret (session records, ML-KEM secret keys, message text) is sealed
+ * with the storage key before it is written.
+ */
+import type { DBSchema } from 'idb';
+import type { Bytes } from '../../../shared/crypto/bytes';
+import type { LocalIdentity } from '../../../shared/crypto/keys';
+import type { OutgoingEnvelope } from '../../../shared/wire/schemas';
+
+export const DB_NAME = 'cloak';
+export const DB_VERSION = 1;
+
+/** Key of the single row in the `identity`, `storageKey` and `settings` stores. */
+export const SELF = 'self';
+
+export interface SettingsRow {
+  /** True once the user has dismissed the notice about local-only keys. */
+  readonly storageNoticeDismissed: boolean;
+  /** Next free key id for one-time prekeys (X25519 and ML-KEM share it). */
+  readonly nextOneTimePrekeyId: number;
+}
+
+export type PrekeyRow =
+  | {
+      readonly id: string;
+      readonly type: 'signed';
+      readonly keyId: number;
+      readonly privateKey: CryptoKey;
+      readonly publicKey: Bytes;
+      readonly signature: Bytes;
+      readonly createdAt: number;
+    }
+  | {
+      readonly id: string;
+      readonly type: 'one-time';
+      readonly keyId: number;
+      readonly privateKey: CryptoKey;
+      readonly publicKey: Bytes;
+    }
+  | {
+      readonly id: string;
+      readonly type: 'pq';
+      readonly keyId: number;
+      /** ML-KEM-768 secret key sealed with the storage key. */
+      readonly sealedSecretKey: Bytes;
+      readonly publicKey: Bytes;
+      readonly signature: Bytes;
+      readonly lastResort: boolean;
+    };
+
+export type PrekeyType = PrekeyRow['type'];
+
+export interface SessionRow {
+  /** `userId.deviceId` of the peer device. */
+  readonly address: string;
+  readonly userId: string;
+  readonly deviceId: number;
+  /** `serializeSessionRecord` output sealed with the storage key. */
+  readonly sealed: Bytes;
+  readonly updatedAt: number;
+}
+
+export interface ContactRow {
+  readonly userId: string;
+  /** The user identity key pinned on first use. */
+  readonly identityKey: Bytes;
+  readonly pinnedAt: number;
+}
+
+export interface ConversationRow {
+  /** The contact's user id; one conversation per contact. */
+  readonly peerId: string;
+  readonly createdAt: number;
+  readonly lastActivity: number;
+  readonly unread: number;
+}
+
+export type MessageState =
+  'sending' | 'sent' | 'delivered' | 'failed' | 'received';
+
+export interface MessageRow {
+  /** `peerId/messageId`, the record id bound into the sealed text. */
+  readonly key: string;
+  readonly peerId: string;
+  /** 128-bit id chosen by the sender, as base64url. */
+  readonly messageId: string;
+  readonly direction: 'in' | 'out';
+  /** UTF-8 text sealed with the storage key. */
+  readonly sealedText: Bytes;
+  /** The sender's clock when the message was written. */
+  readonly sentAt: number;
+  readonly state: MessageState;
+  /** Local insertion order; the thread is sorted by it. */
+  readonly order: number;
+}
+
+export interface ProcessedRow {
+  /** Envelope id, as base64url. */
+  readonly id: string;
+  readonly processedAt: number;
+}
+
+export interface SetupIdRow {
+  /** Session set-up id, as hex. */
+  readonly id: string;
+  readonly seenAt: number;
+}
+
+export interface OutboxRow {
+  /** Envelope id, as base64url; a resend reuses it. */
+  readonly id: string;
+  /** The stored ciphertext; a resend sends it again, never re-encrypts. */
+  readonly envelope: OutgoingEnvelope;
+  readonly peerId: string;
+  /** Key of the outgoing message row, absent for receipts. */
+  readonly messageKey?: string;
+  readonly createdAt: number;
+}
+
+export interface CloakSchema extends DBSchema {
+  identity: { key: string; value: LocalIdentity };
+  storageKey: { key: string; value: CryptoKey };
+  settings: { key: string; value: SettingsRow };
+  prekeys: {
+    key: string;
+    value: PrekeyRow;
+    indexes: { 'by-type': PrekeyType };
+  };
+  sessions: {
+    key: string;
+    value: SessionRow;
+    indexes: { 'by-user': string };
+  };
+  contacts: { key: string; value: ContactRow };
+  setupIds: { key: string; value: SetupIdRow };
+  conversations: { key: string; value: ConversationRow };
+  messages: {
+    key: string;
+    value: MessageRow;
+    indexes: { 'by-conversation': [string, number] };
+  };
+  processed: {
+    key: string;
+    value: ProcessedRow;
+    indexes: { 'by-time': number };
+  };
+  outbox: {
+    key: string;
+    value: OutboxRow;
+    indexes: { 'by-message': string; 'by-time': number };
+  };
+}
