@@ -1,0 +1,197 @@
+import 'fake-indexeddb/auto';
+import { describe, expect, it, vi } from 'vitest';
+import { fromBase64Url, toBase64Url } from '../../../shared/crypto/bytes';
+import type { Envelope } from '../../../shared/wire/schemas';
+import type { CloakDb } from '../storage/db';
+import {
+  createDevice,
+  deliverQueued,
+  MemoryRelay,
+  type TestDevice,
+} from '../test-support/memory-relay';
+
+/** Every row of every store that a receive may change. */
+async function snapshot(db: CloakDb) {
+  return {
+    sessions: await db.getAll('sessions'),
+    contacts: await db.getAll('contacts'),
+    prekeys: (await db.getAllKeys('prekeys')).sort(),
+    setupIds: await db.getAll('setupIds'),
+    conversations: await db.getAll('conversations'),
+    messages: await db.getAll('messages'),
+    processed: await db.getAll('processed'),
+  };
+}
+
+async function pair() {
+  const relay = new MemoryRelay();
+  const alice = await createDevice(relay, 'alice');
+  const bob = await createDevice(relay, 'bob');
+  return { relay, alice, bob };
+}
+
+async function sendAndWait(
+  relay: MemoryRelay,
+  sender: TestDevice,
+  recipient: TestDevice,
+  text: string,
+): Promise<Envelope> {
+  const before = relay.queued(recipient.address).length;
+  await sender.engine.sendText(recipient.address.userId, text);
+  await vi.waitFor(() =>
+    expect(relay.queued(recipient.address)).toHaveLength(before + 1),
+  );
+  const envelope = relay.queued(recipient.address).at(-1);
+  if (!envelope) throw new Error('no envelope queued');
+  return envelope;
+}
+
+describe('Engine', () => {
+  it('delivers text and receipt', async () => {
+    const { relay, alice, bob } = await pair();
+    await alice.engine.startChat('Bob');
+    await sendAndWait(relay, alice, bob, 'hello bob');
+
+    const [sent] = await alice.store.listMessages('bob');
+    expect(sent?.state).toBe('sent');
+
+    await deliverQueued(relay, bob);
+    const [received] = await bob.store.listMessages('alice');
+    expect(received?.text).toBe('hello bob');
+    expect(received?.direction).toBe('in');
+    expect(await bob.store.listConversations()).toEqual([
+      { peerId: 'alice', unread: 1, lastActivity: expect.any(Number) },
+    ]);
+
+    await vi.waitFor(() => expect(relay.queued(alice.address)).toHaveLength(1));
+    await deliverQueued(relay, alice);
+    const [delivered] = await alice.store.listMessages('bob');
+    expect(delivered?.state).toBe('delivered');
+    expect(relay.queued(bob.address)).toEqual([]);
+  });
+
+  it('failed decryption changes nothing', async () => {
+    const { relay, alice, bob } = await pair();
+    await alice.engine.startChat('bob');
+    const envelope = await sendAndWait(relay, alice, bob, 'first');
+    const body = fromBase64Url(envelope.body);
+    body[body.length - 1] = (body[body.length - 1] ?? 0) ^ 0x01;
+    const before = await snapshot(bob.store.db);
+
+    await bob.engine.receive({ ...envelope, body: toBase64Url(body) });
+
+    expect(await snapshot(bob.store.db)).toEqual(before);
+    expect(bob.errors.map((error) => error.code)).toEqual([
+      'decryption-failed',
+    ]);
+
+    // The untouched envelope still decrypts: no prekey was consumed.
+    await bob.engine.receive({
+      ...envelope,
+      id: toBase64Url(new Uint8Array(16)),
+    });
+    const messages = await bob.store.listMessages('alice');
+    expect(messages.map((message) => message.text)).toEqual(['first']);
+  });
+
+  it('ignores duplicate envelope ids', async () => {
+    const { relay, alice, bob } = await pair();
+    await alice.engine.startChat('bob');
+    const envelope = await sendAndWait(relay, alice, bob, 'once');
+
+    await bob.engine.receive(envelope);
+    // The receipt steps bob's sending chain; wait until it is stored.
+    await vi.waitFor(() => expect(relay.queued(alice.address)).toHaveLength(1));
+    const afterFirst = await snapshot(bob.store.db);
+    await bob.engine.receive(envelope);
+
+    expect(await snapshot(bob.store.db)).toEqual(afterFirst);
+    expect(await bob.store.listMessages('alice')).toHaveLength(1);
+    expect(relay.acknowledged.filter((id) => id === envelope.id)).toHaveLength(
+      2,
+    );
+    expect(bob.errors).toEqual([]);
+  });
+
+  it('resends the stored envelope after reconnect', async () => {
+    const { relay, alice, bob } = await pair();
+    await alice.engine.startChat('bob');
+    alice.transport.connected = false;
+
+    await alice.engine.sendText('bob', 'while offline');
+    const [pending] = await alice.store.pendingOutbox();
+    expect(pending).toBeDefined();
+    expect((await alice.store.listMessages('bob'))[0]?.state).toBe('sending');
+    expect(relay.queued(bob.address)).toEqual([]);
+
+    alice.transport.connected = true;
+    await alice.engine.flushOutbox();
+
+    const [queued] = relay.queued(bob.address);
+    expect(queued?.id).toBe(pending?.id);
+    expect(queued?.body).toBe(pending?.envelope.body);
+    expect(await alice.store.pendingOutbox()).toEqual([]);
+    expect((await alice.store.listMessages('bob'))[0]?.state).toBe('sent');
+  });
+
+  it('rejects unknown recipient', async () => {
+    const { alice } = await pair();
+    await expect(alice.engine.startChat('nobody')).rejects.toMatchObject({
+      code: 'unknown-user',
+    });
+    expect(await alice.store.listConversations()).toEqual([]);
+  });
+
+  it('rejects invalid recipient username', async () => {
+    const { alice } = await pair();
+    await expect(alice.engine.startChat('no spaces')).rejects.toMatchObject({
+      code: 'invalid-username',
+    });
+  });
+
+  it('rejects changed identity key', async () => {
+    const { relay, alice, bob } = await pair();
+    await alice.engine.startChat('bob');
+    await sendAndWait(relay, alice, bob, 'hi');
+    await deliverQueued(relay, bob);
+    await vi.waitFor(() => expect(relay.queued(alice.address)).toHaveLength(1));
+    await deliverQueued(relay, alice);
+
+    // A new device with new keys claims the name "bob".
+    const impostor = await createDevice(relay, 'bob');
+    await impostor.engine.startChat('alice');
+    const envelope = await sendAndWait(relay, impostor, alice, 'it is me');
+    const before = await snapshot(alice.store.db);
+
+    await alice.engine.receive(envelope);
+
+    expect(await snapshot(alice.store.db)).toEqual(before);
+    expect(alice.errors.map((error) => error.code)).toEqual([
+      'identity-changed',
+    ]);
+    expect(relay.acknowledged).not.toContain(envelope.id);
+    await expect(alice.engine.sendText('bob', 'blocked')).rejects.toMatchObject(
+      { code: 'identity-changed' },
+    );
+  });
+
+  it('refills low prekey pools', async () => {
+    const { relay, alice, bob } = await pair();
+    const before = await bob.store.countOneTimePrekeys();
+
+    await bob.engine.refillPrekeys({
+      oneTimePrekeys: 10,
+      oneTimePqPrekeys: 12,
+    });
+
+    const after = await bob.store.countOneTimePrekeys();
+    expect(after.x25519).toBe(before.x25519 + 90);
+    expect(after.pq).toBe(before.pq + 90);
+    expect((await bob.store.settings()).nextOneTimePrekeyId).toBe(191);
+    // A bundle fetched now can still name the first original key.
+    await alice.engine.startChat('bob');
+    await sendAndWait(relay, alice, bob, 'after refill');
+    await deliverQueued(relay, bob);
+    expect(await bob.store.listMessages('alice')).toHaveLength(1);
+  });
+});

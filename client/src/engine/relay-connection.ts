@@ -1,0 +1,178 @@
+/**
+ * The Socket.IO connection to the relay on this page's origin. After every
+ * (re)connect it signs in with the device signing key over the relay's
+ * nonce, and only then reports `connected` and passes requests through.
+ * Everything the relay sends is checked against the wire schemas first.
+ */
+import { io, type Socket } from 'socket.io-client';
+import { fromBase64Url, toBase64Url } from '../../../shared/crypto/bytes';
+import { signSignIn } from '../../../shared/crypto/certificate';
+import type { LocalIdentity } from '../../../shared/crypto/keys';
+import type { Reply } from '../../../shared/wire/errors';
+import type {
+  ClientToServerEvents,
+  ServerToClientEvents,
+} from '../../../shared/wire/events';
+import {
+  Envelope,
+  PrekeyCounts,
+  SignInChallenge,
+} from '../../../shared/wire/schemas';
+import { createLogger } from './logger';
+import {
+  type RelayEvent,
+  RelayError,
+  type RelayReply,
+  type RelayRequest,
+  type Transport,
+} from './transport';
+
+const log = createLogger('relay');
+
+/** How long a request waits for the relay's acknowledgement. */
+export const REQUEST_TIMEOUT_MS = 15_000;
+/** Delay before signing in again after a failed sign-in. */
+const SIGN_IN_RETRY_MS = 10_000;
+
+export type ConnectionState = 'connecting' | 'connected' | 'offline';
+
+export interface RelayHandlers {
+  onState(state: ConnectionState): void;
+  onSignedIn(counts: PrekeyCounts): void;
+  onEnvelope(envelope: Envelope): void;
+  onKeysLow(counts: PrekeyCounts): void;
+  onSignInFailed(error: unknown): void;
+}
+
+type AckEmitter = {
+  emit(
+    event: string,
+    payload: unknown,
+    ack: (error: Error | null, reply: Reply<unknown>) => void,
+  ): void;
+};
+
+export class RelayConnection implements Transport {
+  private readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
+  private signedIn = false;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly identity: LocalIdentity,
+    private readonly handlers: RelayHandlers,
+    private readonly origin: string = location.origin,
+  ) {
+    this.socket = io({
+      transports: ['websocket'],
+      autoConnect: false,
+      reconnectionDelayMax: 5_000,
+    });
+    this.socket.on('connect', () => void this.signIn());
+    this.socket.on('disconnect', () => {
+      this.signedIn = false;
+      this.handlers.onState('offline');
+    });
+    this.socket.io.on('reconnect_attempt', () => {
+      if (!this.signedIn) this.handlers.onState('offline');
+    });
+    this.socket.on('envelope', (payload) => {
+      const parsed = Envelope.safeParse(payload);
+      if (!parsed.success) {
+        log.warn('invalid envelope from relay dropped');
+        return;
+      }
+      this.handlers.onEnvelope(parsed.data);
+    });
+    this.socket.on('keys:low', (payload) => {
+      const parsed = PrekeyCounts.safeParse(payload);
+      if (parsed.success) this.handlers.onKeysLow(parsed.data);
+    });
+  }
+
+  get connected(): boolean {
+    return this.signedIn && this.socket.connected;
+  }
+
+  start(): void {
+    this.handlers.onState('connecting');
+    this.socket.connect();
+  }
+
+  stop(): void {
+    clearTimeout(this.retryTimer);
+    this.socket.disconnect();
+  }
+
+  request<E extends RelayEvent>(
+    event: E,
+    payload: RelayRequest<E>,
+  ): Promise<RelayReply<E>> {
+    if (!this.connected) {
+      return Promise.reject(
+        new RelayError('offline', `${event}: not connected to the relay`),
+      );
+    }
+    return this.emit(event, payload);
+  }
+
+  private emit<E extends RelayEvent>(
+    event: E,
+    payload: RelayRequest<E>,
+  ): Promise<RelayReply<E>> {
+    // Socket.IO's typed `timeout().emit` cannot be called with a generic
+    // event name; the reply is checked by the caller's schema instead.
+    const emitter = this.socket.timeout(
+      REQUEST_TIMEOUT_MS,
+    ) as unknown as AckEmitter;
+    return new Promise((resolve, reject) => {
+      emitter.emit(event, payload, (error, reply) => {
+        if (error) {
+          reject(new RelayError('timeout', `${event}: no reply in time`));
+        } else if (typeof reply !== 'object' || reply === null) {
+          reject(new RelayError('invalid-reply', `${event}: invalid reply`));
+        } else if (reply.ok) {
+          resolve(reply.value as RelayReply<E>);
+        } else {
+          reject(new RelayError(reply.error.code, reply.error.message));
+        }
+      });
+    });
+  }
+
+  private async signIn(): Promise<void> {
+    this.handlers.onState('connecting');
+    try {
+      const challenge = SignInChallenge.parse(
+        await this.emit('signin:start', {
+          userId: this.identity.userId,
+          deviceId: this.identity.deviceId,
+        }),
+      );
+      const signature = await signSignIn(
+        this.identity.signingKey.privateKey,
+        this.origin,
+        this.identity.userId,
+        this.identity.deviceId,
+        fromBase64Url(challenge.nonce),
+      );
+      const reply = await this.emit('signin:finish', {
+        nonce: challenge.nonce,
+        signature: toBase64Url(signature),
+      });
+      const counts = PrekeyCounts.parse(reply.prekeys);
+      this.signedIn = true;
+      this.handlers.onState('connected');
+      this.handlers.onSignedIn(counts);
+    } catch (error) {
+      log.error('sign-in failed', error);
+      this.handlers.onState('offline');
+      this.handlers.onSignInFailed(error);
+      this.socket.disconnect();
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => {
+        this.handlers.onState('connecting');
+        this.socket.connect();
+      }, SIGN_IN_RETRY_MS);
+    }
+  }
+}
