@@ -1,0 +1,87 @@
+import { useCloak } from './app/use-cloak';
+import { AlertList } from './components/AlertList';
+import { ConnectionStatus } from './components/ConnectionStatus';
+import { ConversationList } from './components/ConversationList';
+import { CreateAccountForm } from './components/CreateAccountForm';
+import { MessageThread } from './components/MessageThread';
+import { StartChatForm } from './components/StartChatForm';
+import { StorageNotice } from './components/StorageNotice';
+
+export function App() {
+  const [snapshot, store] = useCloak();
+  const alerts = (
+    <AlertList
+      alerts={snapshot.alerts}
+      onDismiss={(id) => store.dismissAlert(id)}
+    />
+  );
+
+  return (
+    <div className="app">
+      <header className="app-header">
+        <h1>Cloak</h1>
+        {snapshot.userId !== undefined && (
+          <p className="me">
+            Signed in as <strong>{snapshot.userId}</strong>
+          </p>
+        )}
+        {snapshot.phase === 'ready' && (
+          <ConnectionStatus state={snapshot.connection} />
+        )}
+      </header>
+      {snapshot.phase === 'loading' && <p className="centered">Loading…</p>}
+      {snapshot.phase === 'unsupported' && (
+        <p className="centered">
+          This browser lacks IndexedDB or Web Locks, which Cloak needs to keep
+          your keys safe. Use a current version of Chrome, Edge, Firefox or
+          Safari.
+        </p>
+      )}
+      {snapshot.phase === 'waiting-for-lock' && (
+        <p className="centered">
+          Cloak is already open in another tab of this browser. Only one tab can
+          run it at a time; close the other tab to continue here.
+        </p>
+      )}
+      {snapshot.phase === 'create-account' && (
+        <main className="centered">
+          {alerts}
+          <CreateAccountForm
+            busy={snapshot.creatingAccount}
+            onCreate={(username) => void store.createAccount(username)}
+          />
+        </main>
+      )}
+      {snapshot.phase === 'ready' && (
+        <main className="layout">
+          {snapshot.showStorageNotice && (
+            <StorageNotice onDismiss={() => store.dismissStorageNotice()} />
+          )}
+          {alerts}
+          <aside className="sidebar">
+            <StartChatForm
+              disabled={false}
+              onStartChat={(username) => store.startChat(username)}
+            />
+            <ConversationList
+              conversations={snapshot.conversations}
+              activePeer={snapshot.activePeer}
+              onOpen={(peerId) => void store.openConversation(peerId)}
+            />
+          </aside>
+          {snapshot.activePeer === undefined ? (
+            <section className="thread thread-empty">
+              <p>Choose a conversation, or start a chat with a username.</p>
+            </section>
+          ) : (
+            <MessageThread
+              peerId={snapshot.activePeer}
+              messages={snapshot.messages}
+              onSend={(text) => store.sendMessage(text)}
+            />
+          )}
+        </main>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,281 @@
+/**
+ * The bridge between the engine and React: an external store with an
+ * immutable snapshot (for `useSyncExternalStore`) and the user's actions.
+ * Components see only the snapshot and these actions, never the storage or
+ * the protocol.
+ */
+import type { LocalIdentity } from '../../../shared/crypto/keys';
+import { systemRandom } from '../../../shared/crypto/random';
+import { parseUsername, registerAccount } from '../engine/account';
+import { Engine, type EngineChange } from '../engine/engine';
+import { acquireEngineLock } from '../engine/lock';
+import { createLogger, errorCode } from '../engine/logger';
+import {
+  type ConnectionState,
+  RelayConnection,
+} from '../engine/relay-connection';
+import { ClientError } from '../errors';
+import { type CloakDb, openCloakDb } from '../storage/db';
+import {
+  type ConversationView,
+  LocalStore,
+  type MessageView,
+} from '../storage/local-store';
+
+const log = createLogger('app');
+
+/** Processed envelope ids are kept this long to recognise duplicates. */
+const PROCESSED_ID_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+/** Interval of outbox flushes while connected, for sends that timed out. */
+const OUTBOX_RETRY_MS = 15_000;
+/** Alerts shown at once; older ones are dropped. */
+const MAX_ALERTS = 3;
+
+export type Phase =
+  'loading' | 'waiting-for-lock' | 'create-account' | 'ready' | 'unsupported';
+
+export interface AlertMessage {
+  readonly id: number;
+  readonly text: string;
+}
+
+export interface CloakSnapshot {
+  readonly phase: Phase;
+  readonly userId: string | undefined;
+  readonly connection: ConnectionState;
+  readonly showStorageNotice: boolean;
+  readonly creatingAccount: boolean;
+  readonly conversations: readonly ConversationView[];
+  readonly activePeer: string | undefined;
+  readonly messages: readonly MessageView[];
+  readonly alerts: readonly AlertMessage[];
+}
+
+const initialSnapshot: CloakSnapshot = {
+  phase: 'loading',
+  userId: undefined,
+  connection: 'connecting',
+  showStorageNotice: false,
+  creatingAccount: false,
+  conversations: [],
+  activePeer: undefined,
+  messages: [],
+  alerts: [],
+};
+
+function alertText(error: unknown): string {
+  if (error instanceof ClientError) return error.message;
+  return `Something went wrong (${errorCode(error)}). Try again.`;
+}
+
+export class CloakStore {
+  private snapshot = initialSnapshot;
+  private readonly listeners = new Set<() => void>();
+  private nextAlertId = 1;
+  private db: CloakDb | undefined;
+  private store: LocalStore | undefined;
+  private engine: Engine | undefined;
+  private connection: RelayConnection | undefined;
+  private messagesRequest = 0;
+  private conversationsRequest = 0;
+  private signInAlerted = false;
+  private retryTimer: ReturnType<typeof setInterval> | undefined;
+
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  readonly getSnapshot = (): CloakSnapshot => this.snapshot;
+
+  private update(patch: Partial<CloakSnapshot>): void {
+    this.snapshot = { ...this.snapshot, ...patch };
+    for (const listener of this.listeners) listener();
+  }
+
+  private alert(error: unknown): void {
+    const text = alertText(error);
+    if (this.snapshot.alerts.some((alert) => alert.text === text)) return;
+    const alert = { id: this.nextAlertId++, text };
+    this.update({
+      alerts: [...this.snapshot.alerts, alert].slice(-MAX_ALERTS),
+    });
+  }
+
+  dismissAlert(id: number): void {
+    this.update({
+      alerts: this.snapshot.alerts.filter((alert) => alert.id !== id),
+    });
+  }
+
+  /** Waits for the engine lock, opens the database and the stored account. */
+  async start(): Promise<void> {
+    if (!('locks' in navigator) || typeof indexedDB === 'undefined') {
+      this.update({ phase: 'unsupported' });
+      return;
+    }
+    try {
+      await acquireEngineLock(() => this.update({ phase: 'waiting-for-lock' }));
+      this.db = await openCloakDb();
+      const opened = await LocalStore.open(this.db, systemRandom);
+      if (!opened) {
+        this.update({ phase: 'create-account' });
+        return;
+      }
+      await this.run(opened.store, opened.identity);
+    } catch (error) {
+      log.error('start failed', error);
+      this.alert(
+        new ClientError(
+          'storage-failed',
+          'The local database could not be opened. Reload the page.',
+        ),
+      );
+    }
+  }
+
+  async createAccount(username: string): Promise<void> {
+    const db = this.db;
+    if (!db || this.snapshot.creatingAccount) return;
+    this.update({ alerts: [] });
+    try {
+      parseUsername(username);
+    } catch (error) {
+      this.alert(error);
+      return;
+    }
+    this.update({ creatingAccount: true });
+    try {
+      await registerAccount(db, username);
+      const opened = await LocalStore.open(db, systemRandom);
+      if (!opened) throw new ClientError('storage-failed', 'Reload the page.');
+      await this.run(opened.store, opened.identity);
+    } catch (error) {
+      log.error('account creation failed', error);
+      this.alert(error);
+    } finally {
+      this.update({ creatingAccount: false });
+    }
+  }
+
+  private async run(store: LocalStore, identity: LocalIdentity): Promise<void> {
+    this.store = store;
+    const connection = new RelayConnection(identity, {
+      onState: (connection) => this.update({ connection }),
+      onSignedIn: (counts) => {
+        this.signInAlerted = false;
+        void this.engine?.flushOutbox();
+        void this.engine?.refillPrekeys(counts);
+      },
+      onEnvelope: (envelope) => {
+        this.engine?.receive(envelope).catch((error: unknown) => {
+          log.error('receive failed', error);
+        });
+      },
+      onKeysLow: (counts) => void this.engine?.refillPrekeys(counts),
+      onSignInFailed: (error) => {
+        if (this.signInAlerted) return;
+        this.signInAlerted = true;
+        this.alert(
+          new ClientError(
+            'relay-error',
+            `Signing in to the relay failed (${errorCode(error)}). ` +
+              'Cloak retries by itself.',
+          ),
+        );
+      },
+    });
+    this.connection = connection;
+    this.engine = new Engine({
+      store,
+      identity,
+      transport: connection,
+      onChange: (change) => this.applyChange(change),
+      onError: (error) => this.alert(error),
+    });
+
+    const settings = await store.settings();
+    this.update({
+      phase: 'ready',
+      userId: identity.userId,
+      showStorageNotice: !settings.storageNoticeDismissed,
+    });
+    await this.refreshConversations();
+    void store
+      .pruneProcessed(Date.now() - PROCESSED_ID_RETENTION_MS)
+      .catch((error: unknown) => log.error('prune failed', error));
+    connection.start();
+    this.retryTimer = setInterval(() => {
+      if (connection.connected) void this.engine?.flushOutbox();
+    }, OUTBOX_RETRY_MS);
+  }
+
+  private applyChange(change: EngineChange): void {
+    if (change.type === 'conversations') {
+      void this.refreshConversations();
+    } else if (change.peerId === this.snapshot.activePeer) {
+      void this.refreshMessages();
+    }
+  }
+
+  private async refreshConversations(): Promise<void> {
+    if (!this.store) return;
+    const request = ++this.conversationsRequest;
+    const conversations = await this.store.listConversations();
+    if (request === this.conversationsRequest) this.update({ conversations });
+  }
+
+  private async refreshMessages(): Promise<void> {
+    const peerId = this.snapshot.activePeer;
+    if (!this.store || peerId === undefined) return;
+    const request = ++this.messagesRequest;
+    const messages = await this.store.listMessages(peerId);
+    if (request === this.messagesRequest) this.update({ messages });
+  }
+
+  dismissStorageNotice(): void {
+    this.update({ showStorageNotice: false });
+    void this.store
+      ?.dismissStorageNotice()
+      .catch((error: unknown) => log.error('notice update failed', error));
+  }
+
+  /** Opens (or starts) the chat with `username`; returns false on failure. */
+  async startChat(username: string): Promise<boolean> {
+    if (!this.engine) return false;
+    try {
+      const peerId = await this.engine.startChat(username);
+      await this.openConversation(peerId);
+      return true;
+    } catch (error) {
+      log.error('start chat failed', error);
+      this.alert(error);
+      return false;
+    }
+  }
+
+  async openConversation(peerId: string): Promise<void> {
+    if (!this.engine) return;
+    if (peerId !== this.snapshot.activePeer) {
+      this.update({ activePeer: peerId, messages: [] });
+    }
+    await this.engine.setActiveConversation(peerId);
+    await this.refreshMessages();
+  }
+
+  /** Queues a text message to the open conversation. */
+  sendMessage(text: string): void {
+    const peerId = this.snapshot.activePeer;
+    if (!this.engine || peerId === undefined) return;
+    this.engine.sendText(peerId, text).catch((error: unknown) => {
+      log.error('send failed', error);
+      this.alert(error);
+    });
+  }
+
+  /** Stops the connection; used when the page is torn down in tests. */
+  stop(): void {
+    clearInterval(this.retryTimer);
+    this.connection?.stop();
+  }
+}

@@ -1,0 +1,40 @@
+import { type FormEvent, useId, useState } from 'react';
+
+export interface CreateAccountFormProps {
+  readonly busy: boolean;
+  readonly onCreate: (username: string) => void;
+}
+
+export function CreateAccountForm({ busy, onCreate }: CreateAccountFormProps) {
+  const [username, setUsername] = useState('');
+  const inputId = useId();
+  const hintId = useId();
+
+  function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    onCreate(username);
+  }
+
+  return (
+    <form className="create-account" noValidate onSubmit={submit}>
+      <h2>Create your account</h2>
+      <label htmlFor={inputId}>Username</label>
+      <input
+        id={inputId}
+        name="username"
+        autoComplete="username"
+        autoCapitalize="none"
+        spellCheck={false}
+        aria-describedby={hintId}
+        value={username}
+        onChange={(event) => setUsername(event.target.value)}
+      />
+      <p id={hintId} className="hint">
+        3 to 32 characters: lowercase letters, digits, “.”, “_” or “-”.
+      </p>
+      <button type="submit" disabled={busy}>
+        {busy ? 'Creating account…' : 'Create account'}
+      </button>
+    </form>
+  );
+}

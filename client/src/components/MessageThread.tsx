@@ -1,0 +1,121 @@
+import {
+  type FormEvent,
+  type KeyboardEvent,
+  useEffect,
+  useId,
+  useRef,
+  useState,
+} from 'react';
+import { MAX_TEXT_LENGTH } from '../../../shared/wire/content';
+
+export type MessageState =
+  'sending' | 'sent' | 'delivered' | 'failed' | 'received';
+
+export interface ThreadMessage {
+  readonly key: string;
+  readonly direction: 'in' | 'out';
+  readonly text: string;
+  readonly sentAt: number;
+  readonly state: MessageState;
+}
+
+export interface MessageThreadProps {
+  readonly peerId: string;
+  readonly messages: readonly ThreadMessage[];
+  readonly onSend: (text: string) => void;
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit',
+  minute: '2-digit',
+});
+
+/** State words shown for outgoing messages; incoming ones show none. */
+const STATE_LABELS: Partial<Record<MessageState, string>> = {
+  sending: 'sending',
+  sent: 'sent',
+  delivered: 'delivered',
+  failed: 'failed',
+};
+
+export function MessageThread({
+  peerId,
+  messages,
+  onSend,
+}: MessageThreadProps) {
+  const [draft, setDraft] = useState('');
+  const listRef = useRef<HTMLOListElement>(null);
+  const inputId = useId();
+
+  useEffect(() => {
+    const list = listRef.current;
+    if (list) list.scrollTop = list.scrollHeight;
+  }, [messages.length, peerId]);
+
+  function send() {
+    if (draft.trim() === '') return;
+    onSend(draft);
+    setDraft('');
+  }
+
+  function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    send();
+  }
+
+  function onKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
+    // Enter sends; Shift+Enter inserts a newline; Enter while an input
+    // method is composing text belongs to the input method.
+    if (
+      event.key !== 'Enter' ||
+      event.shiftKey ||
+      event.nativeEvent.isComposing
+    ) {
+      return;
+    }
+    event.preventDefault();
+    send();
+  }
+
+  return (
+    <section className="thread" aria-labelledby="thread-title">
+      <h2 id="thread-title">{peerId}</h2>
+      <ol className="messages" aria-label="Messages" ref={listRef} tabIndex={0}>
+        {messages.map((message) => (
+          <li
+            key={message.key}
+            className={`message message-${message.direction}`}
+          >
+            <p className="text">{message.text}</p>
+            <p className="meta">
+              <time dateTime={new Date(message.sentAt).toISOString()}>
+                {timeFormat.format(message.sentAt)}
+              </time>
+              {message.direction === 'out' && (
+                <span className={`state state-${message.state}`}>
+                  {' '}
+                  {STATE_LABELS[message.state]}
+                </span>
+              )}
+            </p>
+          </li>
+        ))}
+      </ol>
+      <form className="composer" onSubmit={submit}>
+        <label htmlFor={inputId} className="visually-hidden">
+          Message
+        </label>
+        <textarea
+          id={inputId}
+          rows={2}
+          maxLength={MAX_TEXT_LENGTH}
+          value={draft}
+          placeholder={`Message ${peerId}`}
+          onChange={(event) => setDraft(event.target.value)}
+          onKeyDown={onKeyDown}
+        />
+        <button type="submit">Send</button>
+      </form>
+    </section>
+  );
+}
