@@ -36,7 +36,7 @@ export interface RelayOptions {
   /** Listening port; 0 picks a free one. Default 3000. */
   readonly port?: number;
   readonly logger?: Logger;
-  /** Built client to serve (`dist/client`); ignored when it does not exist. */
+  /** Built client to serve, `dist/client` by default; skipped when missing. */
   readonly clientDir?: string;
   /** SQLite `synchronous` pragma: NORMAL survives a crash, FULL a power loss. */
   readonly synchronous?: SynchronousMode;
@@ -77,7 +77,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     store,
     logger: moduleLogger(root, 'http'),
     registerRate: limits.register,
-    clientDir: options.clientDir,
+    clientDir: options.clientDir ?? path.resolve('dist/client'),
   });
   const httpServer = createServer(app);
   const io: RelayServer = new Server(httpServer, {
@@ -112,9 +112,22 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     deliveryWindow: options.deliveryWindow ?? MAX_ACK_IDS,
     now: Date.now,
   };
-  const socketLogger = moduleLogger(root, 'relay');
   io.on('connection', (socket) => {
-    handleConnection(context, socket, limits.socketEvents, socketLogger);
+    handleConnection(context, socket, limits.socketEvents, logger);
+    logger.debug(
+      {
+        event: 'connect',
+        socketId: socket.id,
+        sockets: io.engine.clientsCount,
+      },
+      'socket connected',
+    );
+    socket.on('disconnect', (reason) => {
+      logger.debug(
+        { event: 'disconnect', socketId: socket.id, reason },
+        'socket disconnected',
+      );
+    });
   });
 
   const prune = async () => {

@@ -228,6 +228,36 @@ describe('envelope delivery', () => {
     expect(fromCarol.duplicate).toBe(false);
   });
 
+  it('pauses delivery until acknowledgements free the window', async () => {
+    const windowed = await startTestRelay({
+      dataDir: relay.dataDir.replace(/$/, '-window'),
+      deliveryWindow: 5,
+    });
+    try {
+      await register(windowed.url, alice);
+      await register(windowed.url, bob);
+      const aliceSocket = await online(alice, undefined, windowed.url);
+      for (let i = 0; i < 8; i++) {
+        unwrap(await send(aliceSocket, outgoing(bob.address)));
+      }
+      const inbox: Envelope[] = [];
+      const bobSocket = await online(bob, inbox, windowed.url);
+      await waitFor(() => inbox.length === 5);
+      await settle();
+      expect(inbox).toHaveLength(5);
+      const firstIds = inbox.map((envelope) => envelope.id);
+      const acked = unwrap(
+        await call(bobSocket, 'envelope:ack', { ids: firstIds }),
+      );
+      expect(acked).toEqual({ deleted: 5 });
+      await waitFor(() => inbox.length === 8);
+      expect(inbox.slice(5).map((envelope) => envelope.seq)).toEqual([6, 7, 8]);
+    } finally {
+      await windowed.close();
+      removeDataDir(windowed.dataDir);
+    }
+  });
+
   it('pushes to every signed-in socket of a device', async () => {
     const aliceSocket = await online(alice);
     const firstTab: Envelope[] = [];

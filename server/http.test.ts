@@ -73,6 +73,33 @@ describe('registration', () => {
     });
   });
 
+  it('replaces a device with a newer certificate', async () => {
+    const old = await createTestDevice('olga', { oneTimePrekeys: 3 });
+    expect((await register(relay.url, old)).status).toBe(201);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const renewed = await createTestDevice('olga', {
+      identityKey: old.identityKey,
+      oneTimePrekeys: 1,
+    });
+    const response = await register(relay.url, renewed);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      prekeys: { oneTimePrekeys: 1, oneTimePqPrekeys: 5 },
+    });
+  });
+
+  it('rejects a replayed older certificate', async () => {
+    const old = await createTestDevice('pat');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const renewed = await createTestDevice('pat', {
+      identityKey: old.identityKey,
+    });
+    expect((await register(relay.url, renewed)).status).toBe(201);
+    const replay = await register(relay.url, old);
+    expect(replay.status).toBe(400);
+    expect(replay.body).toMatchObject({ code: 'invalid-request' });
+  });
+
   it('adds a second device under the same identity key', async () => {
     const first = await createTestDevice('dave');
     const second = await createTestDevice('dave', {

@@ -89,6 +89,12 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
           `The username "${userId}" is already taken. Choose another one.`,
         );
       }
+      if (outcome.kind === 'stale-certificate') {
+        throw new RelayError(
+          ErrorCode.invalidRequest,
+          `Invalid request: device ${deviceId} of "${userId}" already has a certificate issued at or after certificate.issuedAt ${request.certificate.issuedAt}.`,
+        );
+      }
       logger.info(
         { event: 'register', outcome: outcome.kind },
         'device registered',

@@ -1,3 +1,4 @@
+import { io } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64Url, toBase64Url } from '../shared/crypto/bytes';
 import { signSignIn } from '../shared/crypto/certificate';
@@ -209,6 +210,42 @@ describe('sign-in', () => {
       await limited.close();
       removeDataDir(limited.dataDir);
     }
+  });
+});
+
+describe('connection origin', () => {
+  it('rejects a browser page of another origin', async () => {
+    const socket = io(relay.url, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      extraHeaders: { origin: 'http://evil.example' },
+    });
+    try {
+      await expect(
+        new Promise((resolve, reject) => {
+          socket.once('connect', () => resolve('connected'));
+          socket.once('connect_error', reject);
+        }),
+      ).rejects.toThrow();
+    } finally {
+      socket.disconnect();
+    }
+  });
+
+  it('accepts a page of the relay origin', async () => {
+    const socket = io(relay.url, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      extraHeaders: { origin: relay.url },
+    });
+    sockets.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    expect(socket.connected).toBe(true);
   });
 });
 

@@ -95,6 +95,9 @@ export async function finishSignIn(
     );
   }
 
+  if (!session.socket.connected) {
+    throw new RelayError(ErrorCode.signInFailed, 'The connection closed.');
+  }
   session.device = address;
   await session.socket.join(deviceRoom(address));
   const pump = new DeliveryPump(

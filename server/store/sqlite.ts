@@ -84,6 +84,9 @@ export class SqliteStore implements Store {
       if (stored && sameCertificate(stored, certificate)) {
         return { kind: 'unchanged', prekeys: this.countPrekeys(certificate) };
       }
+      if (stored && certificate.issuedAt <= stored.issuedAt) {
+        return { kind: 'stale-certificate' };
+      }
       if (stored) {
         this.deletePrekeys(certificate);
         this.db

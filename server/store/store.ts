@@ -23,7 +23,12 @@ export type RegisterOutcome =
   /** The account's identity key issued a new certificate for this device id. */
   | { readonly kind: 'replaced'; readonly prekeys: PrekeyCounts }
   /** The username belongs to another user identity key. */
-  | { readonly kind: 'username-taken' };
+  | { readonly kind: 'username-taken' }
+  /**
+   * A different certificate for this device that is not newer than the
+   * stored one, such as an old certificate copied from a bundle.
+   */
+  | { readonly kind: 'stale-certificate' };
 
 export interface BundleResult {
   readonly bundles: PrekeyBundle[];
