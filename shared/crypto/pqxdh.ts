@@ -63,8 +63,6 @@ export interface SetupMessage {
   readonly signedPrekeyId: number;
   readonly oneTimePrekeyId: number | undefined;
   readonly pqPrekeyId: number;
-  /** The initiator's claim that the PQ prekey was the last-resort one. */
-  readonly pqPrekeyLastResort: boolean;
   readonly kemCipherText: Bytes;
 }
 
@@ -271,7 +269,6 @@ export async function pqxdhInitiate(
       signedPrekeyId: bundle.signedPrekey.keyId,
       oneTimePrekeyId: bundle.oneTimePrekey?.keyId,
       pqPrekeyId: bundle.pqPrekey.keyId,
-      pqPrekeyLastResort: bundle.pqPrekeyLastResort,
       kemCipherText: cipherText,
     },
   };
@@ -406,7 +403,6 @@ export function encodeSetup(setup: SetupMessage): Bytes {
     .u8(setup.oneTimePrekeyId === undefined ? 0 : 1)
     .u32(setup.oneTimePrekeyId ?? 0)
     .u32(setup.pqPrekeyId)
-    .u8(setup.pqPrekeyLastResort ? 1 : 0)
     .bytes(setup.kemCipherText);
   return writer.finish();
 }
@@ -429,7 +425,6 @@ export function decodeSetup(bytes: Uint8Array): SetupMessage {
   const hasOneTimePrekey = reader.u8('one-time prekey flag');
   const oneTimePrekeyId = reader.u32('one-time prekey id');
   const pqPrekeyId = reader.u32('PQ prekey id');
-  const lastResort = reader.u8('last-resort flag');
   const kemCipherText = reader.fixed(
     'KEM ciphertext',
     ML_KEM_768_CIPHERTEXT_LENGTH,
@@ -437,7 +432,6 @@ export function decodeSetup(bytes: Uint8Array): SetupMessage {
   reader.end();
   if (
     hasOneTimePrekey > 1 ||
-    lastResort > 1 ||
     (hasOneTimePrekey === 0 && oneTimePrekeyId !== 0)
   ) {
     throw new CryptoError('invalid-message', operation, 'invalid flag byte');
@@ -448,7 +442,6 @@ export function decodeSetup(bytes: Uint8Array): SetupMessage {
     signedPrekeyId,
     oneTimePrekeyId: hasOneTimePrekey === 1 ? oneTimePrekeyId : undefined,
     pqPrekeyId,
-    pqPrekeyLastResort: lastResort === 1,
     kemCipherText,
   };
 }

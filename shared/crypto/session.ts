@@ -32,7 +32,7 @@ import {
 } from './double-ratchet';
 import { ByteReader, ByteWriter } from './encoding';
 import { CryptoError } from './errors';
-import type { LocalIdentity } from './keys';
+import { LAST_RESORT_KEY_ID_BASE, type LocalIdentity } from './keys';
 import { MAX_EARLIER_SESSIONS } from './limits';
 import { pad, unpad } from './padding';
 import {
@@ -81,7 +81,7 @@ export interface SessionRecord {
 export interface ConsumedPrekeys {
   oneTimePrekeyId?: number;
   pqPrekeyId?: number;
-  /** The initiator's claim; delete a PQ prekey only if storage holds it as one-time. */
+  /** True for a last-resort PQ prekey (id at or above `LAST_RESORT_KEY_ID_BASE`), which is kept. */
   pqPrekeyLastResort?: boolean;
   /** Set-up id to remember; present for set-ups without a one-time prekey. */
   setupId?: Bytes;
@@ -497,7 +497,7 @@ export async function decryptMessage(
   const result = await decryptInSession(fresh, message, input);
   const consumed: ConsumedPrekeys = {
     pqPrekeyId: setup.pqPrekeyId,
-    pqPrekeyLastResort: setup.pqPrekeyLastResort,
+    pqPrekeyLastResort: setup.pqPrekeyId >= LAST_RESORT_KEY_ID_BASE,
   };
   if (setup.oneTimePrekeyId !== undefined) {
     consumed.oneTimePrekeyId = setup.oneTimePrekeyId;
