@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { utf8 } from '../../../shared/crypto/bytes';
+import {
+  type Content,
+  decodeContent,
+  encodeContent,
+  MAX_RECEIPT_MESSAGE_IDS,
+  MAX_TEXT_LENGTH,
+} from '../../../shared/wire/content';
+
+const messageId = 'AAAAAAAAAAAAAAAAAAAAAA';
+const text: Content = {
+  v: 1,
+  type: 'text',
+  messageId,
+  sentAt: 1_750_000_000_000,
+  text: 'hello <b>bob</b>',
+};
+
+function decodeJson(value: unknown): Content {
+  return decodeContent(utf8(JSON.stringify(value)));
+}
+
+describe('content schema', () => {
+  it('round-trips text and receipts', () => {
+    const receipt: Content = {
+      v: 1,
+      type: 'receipt',
+      receipt: 'delivered',
+      messageIds: [messageId],
+    };
+    expect(decodeContent(encodeContent(text))).toEqual(text);
+    expect(decodeContent(encodeContent(receipt))).toEqual(receipt);
+  });
+
+  it('accepts text at max length', () => {
+    const long = { ...text, text: 'x'.repeat(MAX_TEXT_LENGTH) };
+    expect(decodeJson(long)).toEqual(long);
+  });
+
+  it.each([
+    [
+      'text over max length',
+      { ...text, text: 'x'.repeat(MAX_TEXT_LENGTH + 1) },
+    ],
+    ['empty text', { ...text, text: '' }],
+    ['unknown version', { ...text, v: 2 }],
+    ['unknown type', { ...text, type: 'typing' }],
+    ['extra field', { ...text, html: '<b>hi</b>' }],
+    ['missing message id', { ...text, messageId: undefined }],
+    ['malformed message id', { ...text, messageId: 'not base64url!' }],
+    ['negative client time', { ...text, sentAt: -1 }],
+    [
+      'empty receipt',
+      { v: 1, type: 'receipt', receipt: 'delivered', messageIds: [] },
+    ],
+    [
+      'oversized receipt',
+      {
+        v: 1,
+        type: 'receipt',
+        receipt: 'delivered',
+        messageIds: Array(MAX_RECEIPT_MESSAGE_IDS + 1).fill(messageId),
+      },
+    ],
+    [
+      'unknown receipt kind',
+      { v: 1, type: 'receipt', receipt: 'read', messageIds: [messageId] },
+    ],
+    ['array', [text]],
+  ])('rejects %s', (_name, value) => {
+    expect(() => decodeJson(value)).toThrow(/invalid content/);
+  });
+
+  it('rejects invalid UTF-8 and JSON', () => {
+    expect(() => decodeContent(new Uint8Array([0xff, 0xfe]))).toThrow(
+      'content is not UTF-8 JSON',
+    );
+    expect(() => decodeContent(utf8('{"v":1'))).toThrow(
+      'content is not UTF-8 JSON',
+    );
+  });
+
+  it('keeps plaintext out of errors', () => {
+    const secret = 'the secret plan';
+    expect(() => decodeJson({ ...text, text: secret, v: 9 })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining(secret) }),
+    );
+  });
+});
