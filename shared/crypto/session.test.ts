@@ -2,9 +2,14 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { type Bytes, concat, toHex, toBase64Url } from './bytes';
 import { signDeviceCertificate } from './certificate';
-import { HEADER_LENGTH } from './double-ratchet';
+import { HEADER_LENGTH, skippedKeyCount } from './double-ratchet';
 import type { CryptoErrorCode } from './errors';
-import { MAX_SKIP, SKIPPED_KEY_MAX_AGE_MS } from './limits';
+import {
+  MAX_SKIP,
+  MAX_SKIPPED_KEYS_PER_CHAIN,
+  MAX_SKIPPED_KEYS_PER_SESSION,
+  SKIPPED_KEY_MAX_AGE_MS,
+} from './limits';
 import { paddedLength } from './padding';
 import { generateAesKey } from './primitives';
 import { systemRandom } from './random';
@@ -80,6 +85,10 @@ async function expectRejected(
     recipient.oneTimePqPrekeys.size,
     recipient.seenSetups.size,
   ]).toEqual(prekeysBefore);
+}
+
+function skippedKeys(record: SessionRecord): number {
+  return skippedKeyCount(record.current.ratchet);
 }
 
 function flipped(body: Bytes, index: number): Bytes {
@@ -345,6 +354,77 @@ describe('out-of-order limits', () => {
       () => receive(reply.record, bob, alice, next.sent, random),
       'too-many-skipped',
     );
+  });
+
+  it('evicts the oldest keys past a chain cap', async () => {
+    const { alice, bob } = await pair();
+    let { aliceRecord, bobRecord } = await startSession(alice, bob);
+    const sent: Sent[] = [];
+    for (let i = 1; i <= 1500; i++) {
+      const out = await send(aliceRecord, alice, bob, `m${i}`, random);
+      aliceRecord = out.record;
+      sent.push(out.sent);
+    }
+    const at = (i: number): Sent => {
+      const message = sent[i - 1];
+      if (message === undefined) throw new Error(`no message ${i}`);
+      return message;
+    };
+    // 999 keys are skipped, then 499 more: the chain keeps the newest 1,000.
+    bobRecord = (await receive(bobRecord, bob, alice, at(1000), random)).record;
+    bobRecord = (await receive(bobRecord, bob, alice, at(1500), random)).record;
+    expect(skippedKeys(bobRecord)).toBe(MAX_SKIPPED_KEYS_PER_CHAIN);
+    await expectRejected(
+      bobRecord,
+      bob,
+      () => receive(bobRecord, bob, alice, at(498), random),
+      'duplicate-message',
+    );
+    const kept = await receive(bobRecord, bob, alice, at(499), random);
+    expect(kept.text).toBe('m499');
+  });
+
+  it('evicts the oldest keys past the session cap', async () => {
+    const { alice, bob } = await pair();
+    let { aliceRecord, bobRecord } = await startSession(alice, bob);
+    const firstChain: Sent[] = [];
+    let now = NOW;
+    // Two chains of 1,000 skipped keys each, then 5 more on a third chain.
+    for (const gap of [MAX_SKIP, MAX_SKIP, 5]) {
+      const chain: Sent[] = [];
+      for (let i = 0; i <= gap; i++) {
+        const out = await send(aliceRecord, alice, bob, `m${i}`, random);
+        aliceRecord = out.record;
+        chain.push(out.sent);
+      }
+      if (firstChain.length === 0) firstChain.push(...chain);
+      const last = chain[gap];
+      if (last === undefined) throw new Error('missing message');
+      now += 1000;
+      bobRecord = (await receive(bobRecord, bob, alice, last, random, { now }))
+        .record;
+      const reply = await send(bobRecord, bob, alice, 'turn', random);
+      bobRecord = reply.record;
+      aliceRecord = (await receive(aliceRecord, alice, bob, reply.sent, random))
+        .record;
+    }
+    expect(skippedKeys(bobRecord)).toBe(MAX_SKIPPED_KEYS_PER_SESSION);
+    // The first chain stored keys 1 to 1,000 (m0 to m999, after "hello");
+    // the five oldest were evicted for the third chain's keys.
+    const evicted = firstChain[4];
+    const kept = firstChain[5];
+    if (evicted === undefined || kept === undefined) {
+      throw new Error('missing message');
+    }
+    await expectRejected(
+      bobRecord,
+      bob,
+      () => receive(bobRecord, bob, alice, evicted, random, { now }),
+      'duplicate-message',
+    );
+    expect(
+      (await receive(bobRecord, bob, alice, kept, random, { now })).text,
+    ).toBe('m5');
   });
 
   it('rejects counters at 2^31', async () => {
