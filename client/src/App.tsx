@@ -45,24 +45,24 @@ export function App() {
       )}
       {snapshot.phase === 'create-account' && (
         <main className="centered">
-          {alerts}
           <CreateAccountForm
             busy={snapshot.creatingAccount}
             onCreate={(username) => void store.createAccount(username)}
           />
+          {alerts}
         </main>
       )}
       {snapshot.phase === 'ready' && (
         <main className="layout">
-          {snapshot.showStorageNotice && (
-            <StorageNotice onDismiss={() => store.dismissStorageNotice()} />
-          )}
-          {alerts}
           <aside className="sidebar">
             <StartChatForm
               disabled={false}
               onStartChat={(username) => store.startChat(username)}
             />
+            {alerts}
+            {snapshot.showStorageNotice && (
+              <StorageNotice onDismiss={() => store.dismissStorageNotice()} />
+            )}
             <ConversationList
               conversations={snapshot.conversations}
               activePeer={snapshot.activePeer}

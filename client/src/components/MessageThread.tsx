@@ -29,6 +29,16 @@ const timeFormat = new Intl.DateTimeFormat(undefined, {
   hour: '2-digit',
   minute: '2-digit',
 });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
+  dateStyle: 'medium',
+  timeStyle: 'short',
+});
+
+/** Formats a time of today as the time alone, and earlier times with the date. */
+function formatTime(time: number): string {
+  const today = new Date().toDateString() === new Date(time).toDateString();
+  return (today ? timeFormat : dateTimeFormat).format(time);
+}
 
 /** State words shown for outgoing messages; incoming ones show none. */
 const STATE_LABELS: Partial<Record<MessageState, string>> = {
@@ -45,7 +55,14 @@ export function MessageThread({
 }: MessageThreadProps) {
   const [draft, setDraft] = useState('');
   const listRef = useRef<HTMLOListElement>(null);
+  const inputRef = useRef<HTMLTextAreaElement>(null);
   const inputId = useId();
+
+  // Opening a thread moves focus to its composer, which also scrolls it
+  // into view on narrow screens where the thread sits below the list.
+  useEffect(() => {
+    inputRef.current?.focus();
+  }, [peerId]);
 
   useEffect(() => {
     const list = listRef.current;
@@ -89,7 +106,7 @@ export function MessageThread({
             <p className="text">{message.text}</p>
             <p className="meta">
               <time dateTime={new Date(message.sentAt).toISOString()}>
-                {timeFormat.format(message.sentAt)}
+                {formatTime(message.sentAt)}
               </time>
               {message.direction === 'out' && (
                 <span className={`state state-${message.state}`}>
@@ -107,6 +124,7 @@ export function MessageThread({
         </label>
         <textarea
           id={inputId}
+          ref={inputRef}
           rows={2}
           maxLength={MAX_TEXT_LENGTH}
           value={draft}
