@@ -9,6 +9,7 @@ import {
   type ClientSocket,
   type TestDevice,
   call,
+  errorOf,
   connect,
   connectSignedIn,
   createTestDevice,
@@ -277,7 +278,7 @@ describe('envelope errors', () => {
       outgoing({ userId: 'bob', deviceId: 7 }),
     );
     expect(reply).toMatchObject({ ok: false, error: { code: 'not-found' } });
-    expect(!reply.ok && reply.error.message).toContain('"bob"');
+    expect(errorOf(reply).message).toContain('"bob"');
   });
 
   it('rejects an oversized body as payload-too-large', async () => {
@@ -304,6 +305,10 @@ describe('envelope errors', () => {
     ['null', null],
     ['no payload', undefined],
     ['a short id', { ...outgoing({ userId: 'bob', deviceId: 1 }), id: 'AA' }],
+    [
+      'a non-canonical id',
+      outgoing({ userId: 'bob', deviceId: 1 }, 'AAEC', `${'A'.repeat(21)}B`),
+    ],
     ['a bad kind', { ...outgoing({ userId: 'bob', deviceId: 1 }), kind: 'x' }],
     ['a bad version', { ...outgoing({ userId: 'bob', deviceId: 1 }), v: 2 }],
     ['a non-base64url body', outgoing({ userId: 'bob', deviceId: 1 }, '+/=')],

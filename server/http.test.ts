@@ -37,8 +37,11 @@ afterAll(async () => {
   removeDataDir(clientDir);
 });
 
-function flipLastCharacter(text: string): string {
-  return text.slice(0, -1) + (text.endsWith('A') ? 'B' : 'A');
+/** Changes one character in the middle, which changes the decoded bytes. */
+function flipMiddleCharacter(text: string): string {
+  const middle = Math.floor(text.length / 2);
+  const replacement = text.charAt(middle) === 'A' ? 'B' : 'A';
+  return text.slice(0, middle) + replacement + text.slice(middle + 1);
 }
 
 describe('registration', () => {
@@ -129,11 +132,31 @@ describe('registration', () => {
     const device = await createTestDevice('frank');
     device.registration.certificate = {
       ...device.certificate,
-      signature: flipLastCharacter(device.certificate.signature),
+      signature: flipMiddleCharacter(device.certificate.signature),
     };
     const response = await register(relay.url, device);
     expect(response.status).toBe(400);
     expect(response.body).toMatchObject({ code: 'invalid-signature' });
+  });
+
+  it('rejects a non-canonical signature encoding', async () => {
+    const device = await createTestDevice('nora');
+    const signature = device.certificate.signature;
+    // 64 bytes take 86 characters, and the last one carries 4 spare bits:
+    // setting the lowest one keeps the decoded bytes but breaks the encoding.
+    const alphabet =
+      'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(signature.charAt(signature.length - 1));
+    device.registration.certificate = {
+      ...device.certificate,
+      signature: signature.slice(0, -1) + alphabet.charAt(last + 1),
+    };
+    const response = await register(relay.url, device);
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ code: 'invalid-request' });
+    expect((response.body as { message: string }).message).toContain(
+      'certificate.signature',
+    );
   });
 
   it('rejects a certificate naming another identity key', async () => {

@@ -8,6 +8,7 @@ import {
   type ClientSocket,
   type TestDevice,
   call,
+  errorOf,
   connectSignedIn,
   createTestDevice,
   makeOneTimePqPrekeys,
@@ -104,7 +105,7 @@ describe('prekey bundles', () => {
     const socket = await online(await createTestDevice('frank'));
     const reply = await call(socket, 'keys:bundle', { userId: 'nobody' });
     expect(reply).toMatchObject({ ok: false, error: { code: 'not-found' } });
-    expect(!reply.ok && reply.error.message).toContain('"nobody"');
+    expect(errorOf(reply).message).toContain('"nobody"');
   });
 
   it('warns the owner when a pool runs low', async () => {
@@ -233,6 +234,6 @@ describe('prekey upload', () => {
       ok: false,
       error: { code: 'invalid-request' },
     });
-    expect(!reply.ok && reply.error.message).toContain('oneTimePrekeys.0');
+    expect(errorOf(reply).message).toContain('oneTimePrekeys.0');
   });
 });

@@ -100,9 +100,12 @@ export function handleConnection(
     } catch (error) {
       const wire = toWireError(error);
       if (wire.code === ErrorCode.internal) {
-        logger.error({ err: error, event, code: wire.code }, 'event failed');
+        logger.error(
+          { err: error, eventName: event, code: wire.code },
+          'event failed',
+        );
       } else {
-        logger.debug({ event, code: wire.code }, 'event rejected');
+        logger.debug({ eventName: event, code: wire.code }, 'event rejected');
       }
       reply = { ok: false, error: wire };
     }

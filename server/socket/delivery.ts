@@ -46,6 +46,10 @@ export class DeliveryPump {
     this.closed = true;
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   private async run(): Promise<void> {
     this.running = true;
     try {
@@ -85,6 +89,8 @@ export class DeliveryHub {
   private readonly pumps = new Map<string, Set<DeliveryPump>>();
 
   add(pump: DeliveryPump): void {
+    // A socket that disconnected before its pump started has closed it.
+    if (pump.isClosed) return;
     const key = deviceKey(pump.address);
     let set = this.pumps.get(key);
     if (!set) {

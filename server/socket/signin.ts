@@ -1,6 +1,6 @@
 /**
  * Challenge-response sign-in. `signin:start` issues a 32-byte random nonce
- * bound to this socket and one device; `signin:finish` accepts a signature by
+ * bound to this socket and one device. `signin:finish` accepts a signature by
  * that device's signing key over the relay origin, user id, device id and
  * nonce. A nonce is used at most once and expires after the nonce lifetime.
  */
@@ -108,7 +108,9 @@ export async function finishSignIn(
     context.loggers.envelopes,
   );
   session.pump = pump;
-  context.delivery.add(pump);
+  // Starts delivery after this reply is sent, so that the device learns it
+  // is signed in before its first envelope arrives.
+  setImmediate(() => context.delivery.add(pump));
   context.loggers.signIn.info(
     { event: 'signed-in', socketId: session.socket.id },
     'device signed in',

@@ -1,7 +1,7 @@
 /**
  * The SQLite store (better-sqlite3, WAL). Every method runs in one
- * transaction; `synchronous=NORMAL` keeps a committed transaction across a
- * crash or `kill -9` of the relay, and `FULL` across a power loss as well.
+ * transaction. With `synchronous=NORMAL` a committed transaction survives a
+ * crash or `kill -9` of the relay, and with `FULL` a power loss as well.
  */
 import Database from 'better-sqlite3';
 import type {

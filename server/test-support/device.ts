@@ -18,7 +18,7 @@ import {
   mlKem768Generate,
 } from '../../shared/crypto/primitives';
 import { systemRandom } from '../../shared/crypto/random';
-import type { Reply } from '../../shared/wire/errors';
+import type { Reply, WireError } from '../../shared/wire/errors';
 import type {
   ClientToServerEvents,
   ServerToClientEvents,
@@ -53,7 +53,7 @@ export interface TestDeviceOptions {
   readonly oneTimePqPrekeys?: number;
 }
 
-const options = { extractable: false };
+const keyOptions = { extractable: false };
 
 export async function createTestDevice(
   userId: string,
@@ -62,9 +62,9 @@ export async function createTestDevice(
   const address = { userId, deviceId: settings.deviceId ?? 1 };
   const identityKey =
     settings.identityKey ??
-    (await generateEd25519KeyPair(systemRandom, options));
-  const signingKey = await generateEd25519KeyPair(systemRandom, options);
-  const dhKey = await generateX25519KeyPair(systemRandom, options);
+    (await generateEd25519KeyPair(systemRandom, keyOptions));
+  const signingKey = await generateEd25519KeyPair(systemRandom, keyOptions);
+  const dhKey = await generateX25519KeyPair(systemRandom, keyOptions);
   const certificate = await signDeviceCertificate(identityKey.privateKey, {
     ...address,
     identityKey: toBase64Url(identityKey.publicKey),
@@ -72,7 +72,10 @@ export async function createTestDevice(
     dhKey: toBase64Url(dhKey.publicKey),
     issuedAt: Date.now(),
   });
-  const signedPrekeyPair = await generateX25519KeyPair(systemRandom, options);
+  const signedPrekeyPair = await generateX25519KeyPair(
+    systemRandom,
+    keyOptions,
+  );
   const device: TestDevice = {
     address,
     identityKey,
@@ -112,7 +115,7 @@ export async function makeOneTimePrekeys(
 ): Promise<OneTimePrekey[]> {
   const keys: OneTimePrekey[] = [];
   for (let i = 0; i < count; i++) {
-    const pair = await generateX25519KeyPair(systemRandom, options);
+    const pair = await generateX25519KeyPair(systemRandom, keyOptions);
     keys.push({
       keyId: device.nextKeyId++,
       publicKey: toBase64Url(pair.publicKey),
@@ -211,6 +214,12 @@ export function unwrap<T>(reply: Reply<T>): T {
   return reply.value;
 }
 
+/** Returns the error of a failed reply; throws if the reply succeeded. */
+export function errorOf(reply: Reply<unknown>): WireError {
+  if (reply.ok) throw new Error('expected an error reply, got success');
+  return reply.error;
+}
+
 /** Runs signin:start and signin:finish with the device signing key. */
 export async function signIn(
   socket: ClientSocket,
@@ -231,18 +240,6 @@ export async function signIn(
     nonce,
     signature: toBase64Url(signature),
   });
-}
-
-/** Registers the device, connects and signs in; throws on any failure. */
-export async function onlineDevice(
-  relayUrl: string,
-  device: TestDevice,
-): Promise<ClientSocket> {
-  const registered = await register(relayUrl, device);
-  if (registered.status !== 201 && registered.status !== 200) {
-    throw new Error(`registration failed: ${JSON.stringify(registered.body)}`);
-  }
-  return connectSignedIn(relayUrl, device);
 }
 
 export async function connectSignedIn(

@@ -17,12 +17,31 @@ export function base64UrlLength(n: number): number {
   return Math.ceil((n * 4) / 3);
 }
 
+const BASE64URL_ALPHABET =
+  'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Checks that unpadded base64url text is the only encoding of its bytes: a
+ * length that is not 1 mod 4, and zero bits after the last byte. Otherwise a
+ * signed field could travel in several spellings of the same bytes.
+ */
+export function isCanonicalBase64Url(text: string): boolean {
+  const rest = text.length % 4;
+  if (rest === 1) return false;
+  if (rest === 0) return true;
+  const last = BASE64URL_ALPHABET.indexOf(text.charAt(text.length - 1));
+  // Two trailing characters carry 4 spare bits, three characters carry 2.
+  const spareBitsMask = rest === 2 ? 0x0f : 0x03;
+  return last >= 0 && (last & spareBitsMask) === 0;
+}
+
 function fixedBytes(n: number) {
   const length = base64UrlLength(n);
   return z
     .string()
     .length(length, `must be ${n} bytes as base64url (${length} characters)`)
-    .regex(/^[A-Za-z0-9_-]*$/, 'must be base64url');
+    .regex(/^[A-Za-z0-9_-]*$/, 'must be base64url')
+    .refine(isCanonicalBase64Url, 'must be canonical base64url');
 }
 
 function cappedBytes(max: number) {
@@ -30,7 +49,8 @@ function cappedBytes(max: number) {
     .string()
     .min(1)
     .max(base64UrlLength(max), `must be at most ${max} bytes`)
-    .regex(/^[A-Za-z0-9_-]*$/, 'must be base64url');
+    .regex(/^[A-Za-z0-9_-]*$/, 'must be base64url')
+    .refine(isCanonicalBase64Url, 'must be canonical base64url');
 }
 
 /** Raw 32-byte X25519 or Ed25519 public key. */
