@@ -2,7 +2,7 @@
  * Symmetric-key ratchet (Double Ratchet specification, section 5.2, with
  * HMAC-SHA256 as KDF_CK): a chain key CK_i yields the message key
  * MK_i = HMAC(CK_i, 0x01) and the next chain key CK_{i+1} = HMAC(CK_i, 0x02).
- * Chain keys are immutable; stepping returns a new one.
+ * Chain keys are immutable, so a step returns a new one.
  */
 import { hmacSha256 } from './primitives';
 import { SecretBytes } from './secret-bytes';

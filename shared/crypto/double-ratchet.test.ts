@@ -225,17 +225,20 @@ describe('ratchet frozen vector', () => {
       random,
       NOW,
     );
+
     const first = await send(record, alice, bob, 'frozen', random);
     const got = await receive(undefined, bob, alice, first.sent, random);
     const reply = await send(got.record, bob, alice, 'thawed', random);
     const back = await receive(first.record, alice, bob, reply.sent, random);
     expect(back.text).toBe('thawed');
+
     expect(first.sent.body.length).toBe(1590);
     expect(toHex(await sha256(first.sent.body))).toBe(
       'b7a68d6a3e7e2d779b53738bad287a8319e64b3edd54072a9b1caba072cc2f6c',
     );
-    // Header: version 1, ratchet key 0x01 ‖ 32 bytes, previous chain length
-    // 0, message number 0, salt; then 160 bytes of padded frame and the tag.
+    // The header is version 1, ratchet key 0x01 ‖ 32 bytes, previous chain
+    // length 0, message number 0 and salt. The padded frame (160 bytes) and
+    // the tag follow.
     expect(toHex(reply.sent.body)).toBe(
       [
         '0101a826f64c899413a8b1181ac5d23d7900637b491a8de39cffcab8a90a5e1f',

@@ -8,8 +8,8 @@
  * State is immutable: `ratchetEncrypt` and `ratchetDecrypt` return a new
  * state and never change their input, so a failed decryption leaves the
  * caller's state as it was. Message keys are deleted as soon as they are
- * used; a receiving chain's key is dropped once the sender moves to a new
- * ratchet key, and the chain then keeps only its skipped message keys.
+ * used. Once the sender moves to a new ratchet key, the receiving chain's
+ * key is dropped and the chain keeps only its skipped message keys.
  *
  * The message is header ‖ ciphertext. The header (58 bytes) is version,
  * the sender's ratchet public key (0x01 ‖ 32 bytes), previous sending chain
@@ -48,14 +48,14 @@ export const MESSAGE_VERSION = 1;
 export const HEADER_LENGTH = 1 + 33 + 4 + 4 + MESSAGE_SALT_LENGTH;
 const AES_GCM_TAG_LENGTH = 16;
 
-/** Which side of the session set-up this party took. */
+/** Role of this party in the session set-up. */
 export type Direction = 'initiator' | 'responder';
 
 /**
  * Our current ratchet key pair. The responder starts with its signed prekey,
- * whose private key stays non-extractable and is used only while the first
- * message is received; every later pair is generated extractable and kept
- * as PKCS#8 so the state can be stored.
+ * whose non-extractable private key is used only while the first message is
+ * received. Every later pair is generated extractable and kept as PKCS#8, so
+ * that the state can be stored.
  */
 export type OurRatchetKey =
   | { readonly kind: 'signed-prekey'; readonly privateKey: CryptoKey }
@@ -88,7 +88,7 @@ export interface RatchetState {
   readonly ourRatchetKey: OurRatchetKey;
   readonly sendingChain: ChainKey | undefined;
   readonly previousSendingChainLength: number;
-  /** Newest first; only the first may still have a chain key. */
+  /** Receiving chains, newest first. Only the first may still have a chain key. */
   readonly receivingChains: readonly ReceivingChain[];
 }
 
@@ -185,7 +185,7 @@ function encodeHeader(
   );
 }
 
-/** Parses and checks a message header; throws before any key is derived. */
+/** Parses and checks a message header before any key is derived. */
 export function parseHeader(message: Uint8Array): MessageHeader {
   const operation = 'parseHeader';
   if (message.length < HEADER_LENGTH + AES_GCM_TAG_LENGTH) {
@@ -208,6 +208,7 @@ export function parseHeader(message: Uint8Array): MessageHeader {
       `unknown message version ${version}`,
     );
   }
+
   const keyType = reader.u8('ratchet key type');
   if (keyType !== KeyType.x25519) {
     throw new CryptoError(
@@ -220,6 +221,7 @@ export function parseHeader(message: Uint8Array): MessageHeader {
   const previousChainLength = reader.u32('previous chain length');
   const counter = reader.u32('message number');
   const salt = reader.raw('salt', MESSAGE_SALT_LENGTH);
+
   for (const [name, value] of [
     ['message number', counter],
     ['previous chain length', previousChainLength],
@@ -506,8 +508,8 @@ export async function ratchetDecrypt(
   };
 }
 
-// Serialization. The stored form holds raw secrets: callers seal it with
-// the storage key before it leaves memory.
+// Serialization. The stored form contains raw secrets, so callers seal it
+// with the storage key before it leaves memory.
 
 function writeChainKey(writer: ByteWriter, chainKey: ChainKey): void {
   writer.bytes(chainKey.key.reveal()).u32(chainKey.index);
@@ -584,10 +586,12 @@ export async function readRatchetState(
   const privateKey = await importPrivateKey('X25519', pkcs8, {
     extractable: true,
   });
+
   const sendingChain = readFlag(reader, 'sending chain flag')
     ? readChainKey(reader)
     : undefined;
   const previousSendingChainLength = reader.u32('previous chain length');
+
   const chainCount = reader.u32('receiving chain count');
   if (chainCount > 1 + MAX_OLD_RECEIVING_CHAINS) {
     throw new CryptoError(
@@ -622,6 +626,7 @@ export async function readRatchetState(
     }
     receivingChains.push({ theirRatchetKey, chainKey, skippedKeys });
   }
+
   return {
     direction: directionValue === 1 ? 'initiator' : 'responder',
     associatedData,

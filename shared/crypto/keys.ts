@@ -1,8 +1,8 @@
 /**
  * Account and device keys (user identity key, device signing key, device
  * identity DH key, device certificate) and the prekeys a device publishes.
- * Long-term private keys are non-extractable `CryptoKey`s; ML-KEM secret keys
- * are raw bytes that the caller keeps sealed with the storage key.
+ * Long-term private keys are non-extractable `CryptoKey`s. ML-KEM secret keys
+ * are raw bytes, which the caller keeps sealed with the storage key.
  *
  * Key ids: signed prekeys, one-time prekeys and PQ prekeys each have their
  * own id space. One-time and last-resort PQ prekeys share one space, because
@@ -37,7 +37,7 @@ export interface LocalIdentity {
   deviceId: number;
   /** User identity key (UIK), Ed25519. */
   identityKey: KeyPair;
-  /** Device signing key, Ed25519; signs prekeys and sign-in challenges. */
+  /** Device signing key, Ed25519, which signs prekeys and sign-in challenges. */
   signingKey: KeyPair;
   /** Device identity DH key, X25519. */
   dhKey: KeyPair;

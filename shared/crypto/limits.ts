@@ -3,11 +3,11 @@
  * that one of them causes names the limit and the value that broke it.
  */
 
-/** Most message keys one message may skip in one receiving chain. */
+/** Maximum number of message keys one message may skip in its receiving chain. */
 export const MAX_SKIP = 1_000;
-/** Most skipped message keys stored for one receiving chain; oldest evicted. */
+/** Maximum skipped message keys stored per receiving chain. The oldest go first. */
 export const MAX_SKIPPED_KEYS_PER_CHAIN = 1_000;
-/** Most skipped message keys stored for one session; oldest evicted. */
+/** Maximum skipped message keys stored per session. The oldest go first. */
 export const MAX_SKIPPED_KEYS_PER_SESSION = 2_000;
 /** Age after which a skipped message key is deleted, in milliseconds. */
 export const SKIPPED_KEY_MAX_AGE_MS = 14 * 24 * 60 * 60 * 1000;

@@ -356,6 +356,7 @@ function decodeCertificate(bytes: Uint8Array): DeviceCertificate {
   const issuedAt = reader.u64('issued at');
   const signature = reader.fixed('signature', 64);
   reader.end();
+
   if (signingKey[0] !== KeyType.ed25519) {
     throw new CryptoError(
       'invalid-message',
@@ -363,6 +364,7 @@ function decodeCertificate(bytes: Uint8Array): DeviceCertificate {
       'bad signing key type',
     );
   }
+
   let userId: string;
   try {
     userId = new TextDecoder('utf-8', { fatal: true }).decode(userIdBytes);
@@ -383,6 +385,7 @@ function decodeCertificate(bytes: Uint8Array): DeviceCertificate {
     issuedAt,
     signature: toBase64Url(signature),
   };
+
   const parsed = DeviceCertificate.safeParse(certificate);
   if (!parsed.success || parsed.data.userId !== userId) {
     throw new CryptoError(
@@ -419,6 +422,7 @@ export function decodeSetup(bytes: Uint8Array): SetupMessage {
       `unknown set-up version ${version}`,
     );
   }
+
   const certificate = decodeCertificate(reader.bytes('certificate', 1024));
   const baseKey = readKey(reader, 'base key', KeyType.x25519);
   const signedPrekeyId = reader.u32('signed prekey id');
@@ -430,6 +434,7 @@ export function decodeSetup(bytes: Uint8Array): SetupMessage {
     ML_KEM_768_CIPHERTEXT_LENGTH,
   );
   reader.end();
+
   if (
     hasOneTimePrekey > 1 ||
     (hasOneTimePrekey === 0 && oneTimePrekeyId !== 0)

@@ -1,8 +1,8 @@
 /**
  * Raw secret bytes (root keys, chain keys, message keys, PKCS#8 ratchet
- * keys) wrapped so that they have no printable form: `toString`, `toJSON`
- * and Node's `inspect` return a fixed marker, and the bytes sit in a private
- * field that `JSON.stringify` and `inspect` do not enumerate.
+ * keys) without a printable form. `toString`, `toJSON` and Node's `inspect`
+ * return a fixed marker. The bytes sit in a private field, which
+ * `JSON.stringify` and `inspect` do not enumerate.
  */
 import { type Bytes, constantTimeEqual, copyBytes } from './bytes';
 

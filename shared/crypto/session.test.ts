@@ -319,7 +319,7 @@ describe('out-of-order limits', () => {
     const start = await receive(undefined, bob, alice, at(0), random);
     const bobRecord = start.record;
 
-    // Message 1 is next; message MAX_SKIP + 1 skips exactly MAX_SKIP keys.
+    // Message 1 is next, so message MAX_SKIP + 1 skips exactly MAX_SKIP keys.
     const atLimit = await receive(
       bobRecord,
       bob,
@@ -408,6 +408,7 @@ describe('out-of-order limits', () => {
       aliceRecord = (await receive(aliceRecord, alice, bob, reply.sent, random))
         .record;
     }
+
     expect(skippedKeys(bobRecord)).toBe(MAX_SKIPPED_KEYS_PER_SESSION);
     // The first chain stored keys 1 to 1,000 (m0 to m999, after "hello");
     // the five oldest were evicted for the third chain's keys.

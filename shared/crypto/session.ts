@@ -1,6 +1,6 @@
 /**
  * Sessions with one peer device (Sesame revision 2): the current session and
- * up to 40 earlier ones. Sending always uses the current session; receiving
+ * up to 40 earlier ones. Sending always uses the current session. Receiving
  * tries the current one first, then the earlier ones, and promotes whichever
  * decrypts. All functions are pure: they return a new record and never
  * change their input, so a failure leaves the caller's record as it was.
@@ -180,7 +180,7 @@ function withCurrent(
 
 /**
  * Starts a session from a prekey bundle. Verifies identity key →
- * certificate → prekey signatures and the pinned identity key; any failure
+ * certificate → prekey signatures and the pinned identity key. Any failure
  * throws a `CryptoError` and creates nothing. With `existing`, the new
  * session becomes current and the existing ones become earlier sessions.
  */
@@ -357,7 +357,7 @@ async function decryptInRecord(
  * initiator's certificate (valid under its identity key, naming `from`,
  * matching the pinned identity key) and either decrypts in the session with
  * the same base key or runs PQXDH for a new one. Throws a `CryptoError` on
- * any failure; the input record is never changed.
+ * any failure and never changes the input record.
  */
 export async function decryptMessage(
   input: DecryptInput,
@@ -521,8 +521,8 @@ export function sessionDirection(session: SessionState): Direction {
   return session.ratchet.direction;
 }
 
-// Serialization. The result holds raw root, chain and message keys: seal it
-// with `sealRecord` before it is stored.
+// Serialization. The result contains raw root, chain and message keys, so
+// seal it with `sealRecord` before it is stored.
 
 function writeSession(writer: ByteWriter, session: SessionState): void {
   writer

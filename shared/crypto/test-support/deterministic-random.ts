@@ -1,7 +1,7 @@
 /**
- * Deterministic random source for frozen vectors and reproducible property
- * tests. xoshiro128** seeded from a string; predictable by design, so it
- * says `deterministic: true` and product code never receives it.
+ * Deterministic random source (xoshiro128**, seeded from a string) for
+ * frozen vectors and reproducible property tests. Its output is predictable,
+ * so it sets `deterministic: true` and only tests use it.
  */
 import type { Bytes } from '../bytes';
 import type { RandomSource } from '../random';

@@ -1,8 +1,8 @@
 /**
- * Test parties: a device with identity keys, a signed prekey, a few
- * one-time prekeys of each kind and a last-resort PQ prekey, an in-memory
- * prekey store that applies `consumed` like the client does, and helpers
- * that send and receive through the session API.
+ * Test parties and helpers. A party is a device with identity keys, a signed
+ * prekey, a few one-time prekeys of each kind and a last-resort PQ prekey.
+ * Its in-memory prekey store applies `consumed` as the client does, and
+ * `send` and `receive` go through the session API.
  */
 import type { Address, PrekeyBundle } from '../../wire/schemas';
 import { type Bytes, toBase64Url, toHex } from '../bytes';
