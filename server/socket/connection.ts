@@ -101,11 +101,19 @@ export function handleConnection(
       const wire = toWireError(error);
       if (wire.code === ErrorCode.internal) {
         logger.error(
-          { err: error, eventName: event, code: wire.code },
+          {
+            err: error,
+            eventName: event,
+            code: wire.code,
+            socketId: socket.id,
+          },
           'event failed',
         );
       } else {
-        logger.debug({ eventName: event, code: wire.code }, 'event rejected');
+        logger.debug(
+          { eventName: event, code: wire.code, socketId: socket.id },
+          'event rejected',
+        );
       }
       reply = { ok: false, error: wire };
     }
