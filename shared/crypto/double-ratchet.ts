@@ -279,6 +279,13 @@ export async function ratchetEncrypt(
   };
 }
 
+/** Time and operation name of one decryption, and the keys it skipped. */
+interface DecryptContext {
+  readonly now: number;
+  readonly operation: string;
+  skippedKeysAdded: number;
+}
+
 /**
  * Advances `chain` to message `counter`, storing the keys it skips, and
  * returns that message's key. Throws `too-many-skipped` past `MAX_SKIP`.
@@ -286,9 +293,9 @@ export async function ratchetEncrypt(
 async function advanceChain(
   chain: ReceivingChain,
   counter: number,
-  now: number,
-  operation: string,
+  context: DecryptContext,
 ): Promise<{ chain: ReceivingChain; chainKey: ChainKey }> {
+  const { now, operation } = context;
   let chainKey = chain.chainKey;
   if (chainKey === undefined) {
     throw new CryptoError('invalid-state', operation, 'receiving chain closed');
@@ -310,6 +317,7 @@ async function advanceChain(
     });
     chainKey = await chainKey.next();
   }
+  context.skippedKeysAdded += gap;
   return {
     chain: {
       ...chain,
@@ -324,18 +332,17 @@ async function advanceChain(
 async function closeChain(
   chain: ReceivingChain,
   length: number,
-  now: number,
-  operation: string,
+  context: DecryptContext,
 ): Promise<ReceivingChain> {
   if (chain.chainKey === undefined) return chain;
   if (length < chain.chainKey.index) {
     throw new CryptoError(
       'invalid-message',
-      operation,
+      context.operation,
       `previous chain length ${length} is below the ${chain.chainKey.index} messages already received`,
     );
   }
-  const { chain: advanced } = await advanceChain(chain, length, now, operation);
+  const { chain: advanced } = await advanceChain(chain, length, context);
   return { ...advanced, chainKey: undefined };
 }
 
@@ -348,15 +355,14 @@ async function closeChain(
 async function dhRatchetStep(
   state: RatchetState,
   header: MessageHeader,
-  now: number,
   random: RandomSource,
-  operation: string,
+  context: DecryptContext,
 ): Promise<RatchetState> {
   const [current, ...older] = state.receivingChains;
   const closed =
     current === undefined
       ? []
-      : [await closeChain(current, header.previousChainLength, now, operation)];
+      : [await closeChain(current, header.previousChainLength, context)];
   const receiving = await state.rootKey.step(
     await x25519(state.ourRatchetKey.privateKey, header.ratchetKey),
   );
@@ -434,15 +440,18 @@ export function skippedKeyCount(state: RatchetState): number {
 /**
  * Decrypts one message. Works on a copy: on any failure it throws and the
  * caller keeps its state. Throws `duplicate-message` for a message whose key
- * was already used or evicted.
+ * was already used or evicted. `droppedKeys` counts skipped message keys
+ * deleted unused (expired or evicted by a limit): each is a message that can
+ * no longer be decrypted.
  */
 export async function ratchetDecrypt(
   state: RatchetState,
   message: Uint8Array,
   random: RandomSource,
   now: number,
-): Promise<{ state: RatchetState; plaintext: Bytes }> {
+): Promise<{ state: RatchetState; plaintext: Bytes; droppedKeys: number }> {
   const operation = 'ratchetDecrypt';
+  const context: DecryptContext = { now, operation, skippedKeysAdded: 0 };
   const header = parseHeader(message);
   const headerBytes = message.subarray(0, HEADER_LENGTH);
   const ciphertext = message.subarray(HEADER_LENGTH);
@@ -455,7 +464,7 @@ export async function ratchetDecrypt(
     constantTimeEqual(chain.theirRatchetKey, header.ratchetKey),
   );
   if (chainIndex < 0) {
-    working = await dhRatchetStep(working, header, now, random, operation);
+    working = await dhRatchetStep(working, header, random, context);
     chainIndex = 0;
   }
   const chains = [...working.receivingChains];
@@ -482,7 +491,7 @@ export async function ratchetDecrypt(
     chain.chainKey !== undefined &&
     header.counter >= chain.chainKey.index
   ) {
-    const advanced = await advanceChain(chain, header.counter, now, operation);
+    const advanced = await advanceChain(chain, header.counter, context);
     messageKey = await advanced.chainKey.messageKey();
     chains[chainIndex] = {
       ...advanced.chain,
@@ -502,9 +511,15 @@ export async function ratchetDecrypt(
     ciphertext,
     messageAssociatedData(working, opposite(working.direction), headerBytes),
   );
+  const result = { ...working, receivingChains: capSkippedKeys(chains) };
+  const keysBefore =
+    skippedKeyCount(state) +
+    context.skippedKeysAdded -
+    (skipped === undefined ? 0 : 1);
   return {
-    state: { ...working, receivingChains: capSkippedKeys(chains) },
+    state: result,
     plaintext,
+    droppedKeys: keysBefore - skippedKeyCount(result),
   };
 }
 

@@ -371,8 +371,11 @@ describe('out-of-order limits', () => {
       return message;
     };
     // 999 keys are skipped, then 499 more: the chain keeps the newest 1,000.
-    bobRecord = (await receive(bobRecord, bob, alice, at(1000), random)).record;
-    bobRecord = (await receive(bobRecord, bob, alice, at(1500), random)).record;
+    const before = await receive(bobRecord, bob, alice, at(1000), random);
+    expect(before.droppedMessageKeys).toBe(0);
+    const after = await receive(before.record, bob, alice, at(1500), random);
+    expect(after.droppedMessageKeys).toBe(498);
+    bobRecord = after.record;
     expect(skippedKeys(bobRecord)).toBe(MAX_SKIPPED_KEYS_PER_CHAIN);
     await expectRejected(
       bobRecord,
@@ -401,8 +404,9 @@ describe('out-of-order limits', () => {
       const last = chain[gap];
       if (last === undefined) throw new Error('missing message');
       now += 1000;
-      bobRecord = (await receive(bobRecord, bob, alice, last, random, { now }))
-        .record;
+      const got = await receive(bobRecord, bob, alice, last, random, { now });
+      expect(got.droppedMessageKeys).toBe(gap === 5 ? 5 : 0);
+      bobRecord = got.record;
       const reply = await send(bobRecord, bob, alice, 'turn', random);
       bobRecord = reply.record;
       aliceRecord = (await receive(aliceRecord, alice, bob, reply.sent, random))
@@ -472,6 +476,12 @@ describe('out-of-order limits', () => {
         }),
       'duplicate-message',
     );
+    const m3 = await send(aliceRecord, alice, bob, 'm3', random);
+    const late = await receive(bobRecord, bob, alice, m3.sent, random, {
+      now: NOW + SKIPPED_KEY_MAX_AGE_MS,
+    });
+    expect(late.text).toBe('m3');
+    expect(late.droppedMessageKeys).toBe(2);
   });
 });
 

@@ -279,6 +279,12 @@ export interface DecryptResult {
   plaintext: Bytes;
   theirIdentityKey: Bytes;
   consumed: ConsumedPrekeys;
+  /**
+   * Skipped message keys of the decrypting session deleted unused by this
+   * call, because they expired after 14 days or a limit evicted them. Each
+   * is a message that will never decrypt, to be shown as "message missing".
+   */
+  droppedMessageKeys: number;
 }
 
 /** Decrypts a ratchet message in one session; returns the updated session. */
@@ -286,18 +292,22 @@ async function decryptInSession(
   session: SessionState,
   message: Uint8Array,
   input: DecryptInput,
-): Promise<{ session: SessionState; plaintext: Bytes }> {
-  const { state, plaintext: padded } = await ratchetDecrypt(
-    session.ratchet,
-    message,
-    input.random,
-    input.now,
-  );
+): Promise<{
+  session: SessionState;
+  plaintext: Bytes;
+  droppedMessageKeys: number;
+}> {
+  const {
+    state,
+    plaintext: padded,
+    droppedKeys,
+  } = await ratchetDecrypt(session.ratchet, message, input.random, input.now);
   const plaintext = openFrame(padded, input.from, localAddress(input.local));
   return {
     // Any decrypted message is a reply, so the set-up data is no longer sent.
     session: { ...session, ratchet: state, pendingSetup: undefined },
     plaintext,
+    droppedMessageKeys: droppedKeys,
   };
 }
 
@@ -331,6 +341,7 @@ async function decryptInRecord(
       return {
         record: withCurrent(result.session, earlier),
         plaintext: result.plaintext,
+        droppedMessageKeys: result.droppedMessageKeys,
         theirIdentityKey: result.session.theirIdentityKey,
         consumed: {},
       };
@@ -435,6 +446,7 @@ export async function decryptMessage(
         sessions.filter((_, other) => other !== index),
       ),
       plaintext: result.plaintext,
+      droppedMessageKeys: result.droppedMessageKeys,
       theirIdentityKey,
       consumed: {},
     };
@@ -509,6 +521,7 @@ export async function decryptMessage(
     plaintext: result.plaintext,
     theirIdentityKey,
     consumed,
+    droppedMessageKeys: result.droppedMessageKeys,
   };
 }
 
