@@ -463,6 +463,7 @@ describe('out-of-order limits', () => {
       throw new Error('missing messages');
     }
     bobRecord = (await receive(bobRecord, bob, alice, m2, random)).record;
+
     const fresh = await receive(bobRecord, bob, alice, m0, random, {
       now: NOW + SKIPPED_KEY_MAX_AGE_MS - 1,
     });
@@ -476,6 +477,7 @@ describe('out-of-order limits', () => {
         }),
       'duplicate-message',
     );
+
     const m3 = await send(aliceRecord, alice, bob, 'm3', random);
     const late = await receive(bobRecord, bob, alice, m3.sent, random, {
       now: NOW + SKIPPED_KEY_MAX_AGE_MS,
