@@ -1,6 +1,6 @@
 /**
  * Errors the client shows to people. `message` is written for the user and
- * may name a contact's username, which the user typed or received; it is
+ * may name a contact's username, which the user typed or received, so it is
  * never logged. Log lines use `code` only.
  */
 export type ClientErrorCode =
@@ -37,8 +37,9 @@ export class ClientError extends Error {
 export function identityChanged(userId: string): ClientError {
   return new ClientError(
     'identity-changed',
-    `The identity key of ${userId} has changed. Messages with ${userId} are ` +
-      'blocked until you verify the new key with them in person.',
+    `The identity key of ${userId} has changed, and Cloak does not accept ` +
+      `a changed key. Sending to ${userId} is blocked in this tab. Ask ` +
+      `${userId} in person whether they created a new account.`,
   );
 }
 
@@ -47,6 +48,6 @@ export function untrustedMessage(userId: string): ClientError {
     'identity-changed',
     `A message from ${userId} was rejected because it does not match the ` +
       `identity key pinned for ${userId}, or it was meant for another ` +
-      `device. Sending to ${userId} is blocked until you reload Cloak.`,
+      `device. Sending to ${userId} is blocked in this tab.`,
   );
 }

@@ -1,7 +1,8 @@
 /**
- * What travels inside the ciphertext of a pairwise envelope. The relay never
- * sees these fields; the receiving client parses them with `decodeContent`
- * after every successful decryption, because the sender controls the bytes.
+ * What travels inside the ciphertext of a pairwise envelope. These fields
+ * never reach the relay in the clear. The receiving client parses them with
+ * `decodeContent` after every successful decryption, because the sender
+ * controls the bytes.
  * Sender and recipient addresses are not repeated here: the session layer
  * frames every plaintext with both and checks them before it returns.
  */
@@ -11,7 +12,7 @@ import { Id128 } from './schemas';
 
 export const CONTENT_VERSION = 1;
 
-/** Longest text message, in UTF-16 code units (JavaScript string length). */
+/** Maximum text length, in UTF-16 code units (JavaScript string length). */
 export const MAX_TEXT_LENGTH = 4000;
 /** Most message ids acknowledged by one receipt. */
 export const MAX_RECEIPT_MESSAGE_IDS = 100;

@@ -166,6 +166,7 @@ export class CloakStore {
         this.signInAlerted = false;
         void this.engine?.flushOutbox();
         void this.engine?.refillPrekeys(counts);
+        void this.engine?.rotatePrekeysIfDue();
       },
       onEnvelope: (envelope) => {
         this.engine?.receive(envelope).catch((error: unknown) => {
@@ -273,7 +274,7 @@ export class CloakStore {
     });
   }
 
-  /** Stops the connection; used when the page is torn down in tests. */
+  /** Stops the connection and the outbox retries. */
   stop(): void {
     clearInterval(this.retryTimer);
     this.connection?.stop();

@@ -6,8 +6,8 @@ export interface AlertListProps {
 }
 
 /**
- * The page's only `alert` region. The dismiss buttons sit outside it, so
- * that the alert's text is the messages alone.
+ * Renders the page's only `alert` region. The dismiss buttons sit outside
+ * it, so that the alert's text is the messages alone.
  */
 export function AlertList({ alerts, onDismiss }: AlertListProps) {
   if (alerts.length === 0) return null;

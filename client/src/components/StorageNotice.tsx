@@ -2,7 +2,7 @@ export interface StorageNoticeProps {
   readonly onDismiss: () => void;
 }
 
-/** The one-time notice, shown inline after the account is created. */
+/** Shows the one-time notice inline after the account is created. */
 export function StorageNotice({ onDismiss }: StorageNoticeProps) {
   return (
     <section className="notice" aria-labelledby="storage-notice-title">

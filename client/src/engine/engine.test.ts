@@ -1,16 +1,18 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it, vi } from 'vitest';
 import { fromBase64Url, toBase64Url } from '../../../shared/crypto/bytes';
+import { LAST_RESORT_KEY_ID_BASE } from '../../../shared/crypto/keys';
 import type { Envelope } from '../../../shared/wire/schemas';
 import type { CloakDb } from '../storage/db';
 import {
   createDevice,
   deliverQueued,
   MemoryRelay,
+  NOW,
   type TestDevice,
 } from '../test-support/memory-relay';
 
-/** Every row of every store that a receive may change. */
+/** Reads every row of every store that a receive may change. */
 async function snapshot(db: CloakDb) {
   return {
     sessions: await db.getAll('sessions'),
@@ -193,5 +195,41 @@ describe('Engine', () => {
     await sendAndWait(relay, alice, bob, 'after refill');
     await deliverQueued(relay, bob);
     expect(await bob.store.listMessages('alice')).toHaveLength(1);
+  });
+
+  it('rotates a week-old signed prekey', async () => {
+    const day = 24 * 60 * 60 * 1000;
+    let now = NOW;
+    const relay = new MemoryRelay();
+    const bob = await createDevice(relay, 'bob', { now: () => now });
+    const lookup = bob.store.prekeyLookup();
+
+    now = NOW + 6 * day;
+    await bob.engine.rotatePrekeysIfDue();
+    expect((await bob.store.currentRotatingPrekeys()).signedPrekey?.keyId).toBe(
+      1,
+    );
+
+    now = NOW + 8 * day;
+    await bob.engine.rotatePrekeysIfDue();
+    const rotated = await bob.store.currentRotatingPrekeys();
+    expect(rotated.signedPrekey).toEqual({ keyId: 2, createdAt: now });
+    expect(rotated.lastResortKeyId).toBe(LAST_RESORT_KEY_ID_BASE + 2);
+    expect(await lookup.signedPrekey(1)).toBeDefined();
+
+    // A session set up after the rotation uses the new signed prekey.
+    const alice = await createDevice(relay, 'alice');
+    await alice.engine.startChat('bob');
+    await sendAndWait(relay, alice, bob, 'after rotation');
+    await deliverQueued(relay, bob);
+    expect(await bob.store.listMessages('alice')).toHaveLength(1);
+
+    // Replaced keys are deleted 30 days after their replacement.
+    now = NOW + 39 * day;
+    await bob.engine.rotatePrekeysIfDue();
+    expect(await lookup.signedPrekey(1)).toBeUndefined();
+    expect(await lookup.pqPrekey(LAST_RESORT_KEY_ID_BASE + 1)).toBeUndefined();
+    expect(await lookup.signedPrekey(2)).toBeDefined();
+    expect(await lookup.signedPrekey(3)).toBeDefined();
   });
 });

@@ -6,8 +6,8 @@
  *
  * Receive: decrypt on the loaded copy of the session, then commit the new
  * session record, the message, the processed envelope id, the consumed
- * prekeys and the set-up id in one IndexedDB transaction, and only then
- * acknowledge the envelope to the relay. A failed decryption writes nothing.
+ * prekeys and the set-up id in one IndexedDB transaction. Only then is the
+ * envelope acknowledged to the relay. A failed decryption writes nothing.
  *
  * Send: create the message as `sending`, encrypt, commit the new session
  * record and the envelope (outbox) in one transaction, then send the stored
@@ -22,6 +22,7 @@ import {
 } from '../../../shared/crypto/bytes';
 import { CryptoError } from '../../../shared/crypto/errors';
 import {
+  LAST_RESORT_KEY_ID_BASE,
   type LocalIdentity,
   toWirePqPrekey,
 } from '../../../shared/crypto/keys';
@@ -55,7 +56,7 @@ import { RelayError, type Transport } from './transport';
 
 const log = createLogger('engine');
 
-/** What changed, so that the user interface reloads only that. */
+/** Change notice, so that the user interface reloads only the changed part. */
 export type EngineChange =
   | { readonly type: 'conversations' }
   | { readonly type: 'messages'; readonly peerId: string };
@@ -70,6 +71,11 @@ export interface EngineOptions {
   readonly onChange?: (change: EngineChange) => void;
   readonly onError?: (error: ClientError) => void;
 }
+
+/** Age at which the signed prekey and the last-resort PQ prekey rotate. */
+export const PREKEY_ROTATION_MS = 7 * 24 * 60 * 60 * 1000;
+/** How long a replaced signed or last-resort prekey keeps its private key. */
+export const REPLACED_PREKEY_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 
 const BundleReply = z.strictObject({
   bundles: z.array(PrekeyBundle).min(1),
@@ -103,11 +109,12 @@ export class Engine {
   private readonly onError: (error: ClientError) => void;
 
   private readonly queue = new KeyedQueue();
-  /** Contacts whose identity key changed; sending to them is blocked. */
+  /** Contacts whose identity key changed. Sending to them is blocked. */
   private readonly blockedPeers = new Set<string>();
   /** Envelope ids being sent right now, so that a flush skips them. */
   private readonly inFlight = new Set<string>();
   private refill: Promise<void> | undefined;
+  private rotation: Promise<void> | undefined;
   private activePeer: string | undefined;
 
   constructor(options: EngineOptions) {
@@ -604,5 +611,58 @@ export class Engine {
       oneTimePqPrekeys: generated.oneTimePqPrekeys.map(toWirePqPrekey),
     });
     log.info('prekeys uploaded', { count });
+  }
+
+  /**
+   * Replaces the signed prekey and the last-resort PQ prekey once the
+   * signed one is `PREKEY_ROTATION_MS` old, and publishes both. Concurrent
+   * calls share one rotation.
+   */
+  rotatePrekeysIfDue(): Promise<void> {
+    this.rotation ??= this.rotatePrekeys()
+      .catch((error: unknown) => log.error('prekey rotation failed', error))
+      .finally(() => {
+        this.rotation = undefined;
+      });
+    return this.rotation;
+  }
+
+  private async rotatePrekeys(): Promise<void> {
+    const now = this.now();
+    const current = await this.store.currentRotatingPrekeys();
+    const age = now - (current.signedPrekey?.createdAt ?? 0);
+    if (current.signedPrekey && age < PREKEY_ROTATION_MS) return;
+
+    const signedPrekey = await this.protocol.generateSignedPrekey(
+      this.identity,
+      (current.signedPrekey?.keyId ?? 0) + 1,
+      this.random,
+      now,
+    );
+    const lastResort = await this.protocol.generatePqPrekey(
+      this.identity,
+      (current.lastResortKeyId ?? LAST_RESORT_KEY_ID_BASE) + 1,
+      true,
+      this.random,
+    );
+    await this.store.addRotatedPrekeys(
+      signedPrekey,
+      lastResort,
+      now,
+      REPLACED_PREKEY_RETENTION_MS,
+    );
+    // NOTE: if this upload fails, the relay keeps handing out the replaced
+    // keys (still valid for 30 days) until the next rotation is due.
+    await this.transport.request('keys:upload', {
+      signedPrekey: {
+        keyId: signedPrekey.keyId,
+        publicKey: toBase64Url(signedPrekey.keyPair.publicKey),
+        signature: toBase64Url(signedPrekey.signature),
+      },
+      lastResortPqPrekey: toWirePqPrekey(lastResort),
+      oneTimePrekeys: [],
+      oneTimePqPrekeys: [],
+    });
+    log.info('signed prekey rotated');
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The single-writer lock. Two tabs stepping the same ratchet would reuse
- * message keys, so only the tab holding this Web Lock runs the engine; the
- * others wait for it and say so.
+ * message keys, so only the tab that owns this Web Lock runs the engine.
+ * Other tabs wait for the lock and show a message meanwhile.
  */
 import { DB_NAME } from '../storage/schema';
 
@@ -9,8 +9,8 @@ import { DB_NAME } from '../storage/schema';
 export const ENGINE_LOCK_NAME = `cloak-engine:${DB_NAME}`;
 
 /**
- * Acquires the engine lock and holds it until the returned function is
- * called or the tab closes. Calls `onWaiting` first if another tab holds it.
+ * Acquires the engine lock and keeps it until the returned function is
+ * called or the tab closes. Calls `onWaiting` first if another tab owns it.
  */
 export function acquireEngineLock(onWaiting: () => void): Promise<() => void> {
   return new Promise((resolve, reject) => {

@@ -3,7 +3,11 @@
  * unit tests can run the engine's storage and ordering logic against a
  * stand-in. The product always uses `cloakProtocol`.
  */
-import { generateOneTimePrekeys } from '../../../shared/crypto/keys';
+import {
+  generateOneTimePrekeys,
+  generatePqPrekey,
+  generateSignedPrekey,
+} from '../../../shared/crypto/keys';
 import {
   decryptMessage,
   deserializeSessionRecord,
@@ -19,6 +23,8 @@ export interface Protocol {
   readonly serializeSessionRecord: typeof serializeSessionRecord;
   readonly deserializeSessionRecord: typeof deserializeSessionRecord;
   readonly generateOneTimePrekeys: typeof generateOneTimePrekeys;
+  readonly generateSignedPrekey: typeof generateSignedPrekey;
+  readonly generatePqPrekey: typeof generatePqPrekey;
 }
 
 export const cloakProtocol: Protocol = {
@@ -28,4 +34,6 @@ export const cloakProtocol: Protocol = {
   serializeSessionRecord,
   deserializeSessionRecord,
   generateOneTimePrekeys,
+  generateSignedPrekey,
+  generatePqPrekey,
 };

@@ -1,8 +1,8 @@
 /**
  * Runs tasks one at a time per key, in the order they were queued. The
  * engine keys ratchet work by conversation, so two sends (or a send and a
- * receive) never load the same session record at once; otherwise both would
- * step the same chain and reuse a message key.
+ * receive) never load the same session record at once. Two such operations
+ * would both step the same chain and reuse a message key.
  */
 export class KeyedQueue {
   private readonly tails = new Map<string, Promise<unknown>>();

@@ -13,7 +13,12 @@ import {
   toHex,
   utf8,
 } from '../../../shared/crypto/bytes';
-import type { AccountKeys, LocalIdentity } from '../../../shared/crypto/keys';
+import type {
+  AccountKeys,
+  LocalIdentity,
+  PqPrekeyPair,
+  SignedPrekeyPair,
+} from '../../../shared/crypto/keys';
 import type { RandomSource } from '../../../shared/crypto/random';
 import { openRecord, sealRecord } from '../../../shared/crypto/sealed-storage';
 import type { PrekeyLookup } from '../../../shared/crypto/session';
@@ -40,7 +45,7 @@ export const RecordKind = {
   pqPrekey: 'pq-prekey',
 } as const;
 
-/** Schema version of sealed records; part of their associated data. */
+/** Schema version of sealed records, bound into their associated data. */
 export const SEALED_RECORD_VERSION = 1;
 
 export function addressKey(address: Address): string {
@@ -182,7 +187,7 @@ export class LocalStore {
           prekey.keyPair.secretKey,
           prekey.keyPair.publicKey,
           prekey.signature,
-          prekey.lastResort,
+          prekey.lastResort ? keys.signedPrekey.createdAt : undefined,
         ),
       ),
     );
@@ -235,12 +240,13 @@ export class LocalStore {
     return store;
   }
 
+  /** Seals a PQ prekey. Pass `lastResortCreatedAt` only for a last-resort key. */
   private async pqPrekeyRow(
     keyId: number,
     secretKey: Bytes,
     publicKey: Bytes,
     signature: Bytes,
-    lastResort: boolean,
+    lastResortCreatedAt: number | undefined,
   ): Promise<PrekeyRow> {
     return {
       id: prekeyRowId('pq', keyId),
@@ -249,7 +255,10 @@ export class LocalStore {
       sealedSecretKey: await this.seal(RecordKind.pqPrekey, keyId, secretKey),
       publicKey,
       signature,
-      lastResort,
+      lastResort: lastResortCreatedAt !== undefined,
+      ...(lastResortCreatedAt === undefined
+        ? {}
+        : { createdAt: lastResortCreatedAt }),
     };
   }
 
@@ -349,7 +358,7 @@ export class LocalStore {
           prekey.secretKey,
           prekey.publicKey,
           prekey.signature,
-          false,
+          undefined,
         ),
       ),
     );
@@ -369,6 +378,83 @@ export class LocalStore {
     });
   }
 
+  /**
+   * Returns the newest signed prekey and the newest last-resort PQ prekey,
+   * which are the ones published on the relay.
+   */
+  async currentRotatingPrekeys(): Promise<{
+    signedPrekey: { keyId: number; createdAt: number } | undefined;
+    lastResortKeyId: number | undefined;
+  }> {
+    const signed = await this.db.getAllFromIndex(
+      'prekeys',
+      'by-type',
+      'signed',
+    );
+    const pq = await this.db.getAllFromIndex('prekeys', 'by-type', 'pq');
+    let signedPrekey: { keyId: number; createdAt: number } | undefined;
+    for (const row of signed) {
+      if (row.type !== 'signed') continue;
+      if (!signedPrekey || row.keyId > signedPrekey.keyId) {
+        signedPrekey = { keyId: row.keyId, createdAt: row.createdAt };
+      }
+    }
+    let lastResortKeyId: number | undefined;
+    for (const row of pq) {
+      if (row.type !== 'pq' || !row.lastResort) continue;
+      lastResortKeyId = Math.max(lastResortKeyId ?? 0, row.keyId);
+    }
+    return { signedPrekey, lastResortKeyId };
+  }
+
+  /**
+   * Stores a rotated signed prekey and last-resort PQ prekey, and deletes
+   * the private halves of keys that were replaced more than `retentionMs`
+   * ago. Replaced keys stay meanwhile, so that set-ups a peer started
+   * before the rotation still complete.
+   */
+  async addRotatedPrekeys(
+    signedPrekey: SignedPrekeyPair,
+    lastResort: PqPrekeyPair,
+    now: number,
+    retentionMs: number,
+  ): Promise<void> {
+    const pqRow = await this.pqPrekeyRow(
+      lastResort.keyId,
+      lastResort.keyPair.secretKey,
+      lastResort.keyPair.publicKey,
+      lastResort.signature,
+      now,
+    );
+    await inTransaction(this.db, ['prekeys'], async (tx) => {
+      const prekeys = tx.objectStore('prekeys');
+      await prekeys.put({
+        id: prekeyRowId('signed', signedPrekey.keyId),
+        type: 'signed',
+        keyId: signedPrekey.keyId,
+        privateKey: signedPrekey.keyPair.privateKey,
+        publicKey: signedPrekey.keyPair.publicKey,
+        signature: signedPrekey.signature,
+        createdAt: signedPrekey.createdAt,
+      });
+      await prekeys.put(pqRow);
+
+      const signedRows: RotatingRow[] = [];
+      const lastResortRows: RotatingRow[] = [];
+      for (const row of await prekeys.getAll()) {
+        if (row.type === 'signed') signedRows.push(row);
+        if (row.type === 'pq' && row.lastResort) {
+          lastResortRows.push({ ...row, createdAt: row.createdAt ?? 0 });
+        }
+      }
+      for (const rows of [signedRows, lastResortRows]) {
+        for (const id of replacedBefore(rows, now - retentionMs)) {
+          await prekeys.delete(id);
+        }
+      }
+    });
+  }
+
   // Sessions and contacts.
 
   /** Opens the sealed session record for a peer device. */
@@ -379,7 +465,7 @@ export class LocalStore {
     return this.open(RecordKind.session, key, row.sealed);
   }
 
-  /** Lists the peer devices we hold a session with. */
+  /** Lists the peer devices we have a session with. */
   async sessionAddresses(userId: string): Promise<Address[]> {
     const rows = await this.db.getAllFromIndex('sessions', 'by-user', userId);
     return rows.map((row) => ({ userId: row.userId, deviceId: row.deviceId }));
@@ -666,6 +752,24 @@ export class LocalStore {
   }
 }
 
+interface RotatingRow {
+  readonly id: string;
+  readonly keyId: number;
+  readonly createdAt: number;
+}
+
+/** Returns the ids of rows whose successor was created before `cutoff`. */
+function replacedBefore(rows: RotatingRow[], cutoff: number): string[] {
+  const sorted = [...rows].sort((a, b) => a.keyId - b.keyId);
+  const ids: string[] = [];
+  for (let i = 0; i + 1 < sorted.length; i++) {
+    const row = sorted[i];
+    const successor = sorted[i + 1];
+    if (row && successor && successor.createdAt < cutoff) ids.push(row.id);
+  }
+  return ids;
+}
+
 type ContactStore = ReturnType<ReadWrite<['contacts']>['objectStore']>;
 
 async function pinIdentityKey(
@@ -712,8 +816,8 @@ async function deleteConsumedPrekeys(
   if (consumed.oneTimePrekeyId !== undefined) {
     await prekeys.delete(prekeyRowId('one-time', consumed.oneTimePrekeyId));
   }
-  // The last-resort PQ prekey is reused until it rotates; only one-time PQ
-  // prekeys are deleted after their first use. The set-up's last-resort
+  // The last-resort PQ prekey is reused until it rotates, so only one-time
+  // PQ prekeys are deleted after their first use. The set-up's last-resort
   // flag is the initiator's claim, so the stored row decides.
   if (consumed.pqPrekeyId !== undefined) {
     const id = prekeyRowId('pq', consumed.pqPrekeyId);

@@ -49,6 +49,8 @@ export type PrekeyRow =
       readonly publicKey: Bytes;
       readonly signature: Bytes;
       readonly lastResort: boolean;
+      /** Creation time of a last-resort key, which rotates with the signed prekey. */
+      readonly createdAt?: number;
     };
 
 export type PrekeyType = PrekeyRow['type'];

@@ -144,6 +144,15 @@ export class MemoryRelay {
   private upload(from: Address, upload: RelayRequest<'keys:upload'>) {
     const entry = this.directory.get(from.userId);
     if (!entry) throw new RelayError('not-found', 'unknown user');
+    if (upload.signedPrekey) {
+      entry.request = { ...entry.request, signedPrekey: upload.signedPrekey };
+    }
+    if (upload.lastResortPqPrekey) {
+      entry.request = {
+        ...entry.request,
+        lastResortPqPrekey: upload.lastResortPqPrekey,
+      };
+    }
     entry.oneTimePrekeys.push(...upload.oneTimePrekeys);
     entry.oneTimePqPrekeys.push(...upload.oneTimePqPrekeys);
     return {
