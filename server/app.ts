@@ -84,7 +84,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
     serveClient: false,
     allowRequest: (request, callback) => {
-      // Browsers send Origin; a page of another site must not connect.
+      // Browsers send Origin, and a page of another site must not connect.
       const origin = request.headers.origin;
       const expected =
         options.publicOrigin ?? `http://${request.headers.host ?? ''}`;

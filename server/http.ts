@@ -72,6 +72,8 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
     '/api/accounts',
     express.json({ limit: MAX_HTTP_BODY_BYTES }),
     async (req, res) => {
+      // NOTE: `trust proxy` is off, so behind a reverse proxy every client
+      // shares the proxy's address and its per-address limits.
       if (!registerLimiter.take(req.socket.remoteAddress ?? 'unknown')) {
         throw new RelayError(
           ErrorCode.rateLimited,

@@ -1,8 +1,9 @@
 /**
  * Starts the relay from the environment: PORT (default 3000, 0 picks a free
  * port), HOST (default 127.0.0.1), DATA_DIR (default ./data),
- * SQLITE_SYNCHRONOUS (NORMAL or FULL) and PUBLIC_ORIGIN. Builds the client
- * first when `dist/client/index.html` is missing, then logs one line,
+ * SQLITE_SYNCHRONOUS (NORMAL or FULL), PUBLIC_ORIGIN and LOG_LEVEL (pino
+ * level, default info). Builds the client first when
+ * `dist/client/index.html` is missing, then logs one line,
  * `Cloak is ready at <url>`, with a `url` field.
  */
 import { existsSync } from 'node:fs';

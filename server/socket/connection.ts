@@ -1,7 +1,7 @@
 /**
  * Wires each Socket.IO connection: the per-socket flood limit, the sign-in
  * gate, payload validation and `Reply` acknowledgements. A handler error
- * becomes `{ ok: false, error }`; the socket and the relay stay up.
+ * becomes `{ ok: false, error }`, and the socket and the relay stay up.
  */
 import { ErrorCode, type Reply } from '../../shared/wire/errors';
 import type { ClientToServerEvents } from '../../shared/wire/events';
@@ -117,8 +117,8 @@ export function handleConnection(
       }
       reply = { ok: false, error: wire };
     }
-    // A client may leave out the acknowledgement callback; then the reply is
-    // dropped.
+    // A client may leave out the acknowledgement callback, and then the reply
+    // is dropped.
     ack?.(reply);
   };
 

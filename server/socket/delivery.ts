@@ -1,9 +1,9 @@
 /**
- * Delivery of queued envelopes. Each signed-in socket has one pump, the only
- * path by which envelopes reach it: the pump emits stored envelopes with
- * `seq` above its cursor, in order, and sleeps until a new envelope is
- * committed or an acknowledgement frees room in its window. Backlog and live
- * envelopes therefore never interleave out of order.
+ * Delivery of queued envelopes. Each signed-in socket has one pump, and it is
+ * the only path by which envelopes reach that socket. The pump emits stored
+ * envelopes with `seq` above its cursor, in order. It sleeps until a new
+ * envelope is committed or an acknowledgement frees room in its window, so
+ * backlog and live envelopes never interleave out of order.
  */
 import { DELIVERY_BATCH_SIZE } from '../../shared/wire/limits';
 import type { Address, Envelope } from '../../shared/wire/schemas';
