@@ -232,4 +232,17 @@ describe('Engine', () => {
     expect(await lookup.signedPrekey(2)).toBeDefined();
     expect(await lookup.signedPrekey(3)).toBeDefined();
   });
+
+  it('fails a message the relay rejects', async () => {
+    const { relay, alice } = await pair();
+    await alice.engine.startChat('bob');
+    relay.unregister('bob');
+
+    await alice.engine.sendText('bob', 'to nobody');
+
+    await vi.waitFor(async () =>
+      expect((await alice.store.listMessages('bob'))[0]?.state).toBe('failed'),
+    );
+    expect(await alice.store.pendingOutbox()).toEqual([]);
+  });
 });

@@ -94,6 +94,18 @@ function parseContent(plaintext: Bytes): Content | undefined {
   }
 }
 
+/**
+ * Returns true for relay rejections that a resend of the same envelope
+ * cannot fix; timeouts, rate limits and lost connections are retried.
+ */
+function isPermanentRejection(error: unknown): boolean {
+  return (
+    RelayError.is(error, 'invalid-request') ||
+    RelayError.is(error, 'payload-too-large') ||
+    RelayError.is(error, 'not-found')
+  );
+}
+
 function sameAddress(a: Address, b: Address): boolean {
   return a.userId === b.userId && a.deviceId === b.deviceId;
 }
@@ -542,8 +554,14 @@ export class Engine {
         this.onChange({ type: 'messages', peerId: item.peerId });
       }
     } catch (error) {
-      // Kept in the outbox; the next flush sends the same envelope again.
       log.error('send failed', error);
+      if (!isPermanentRejection(error)) {
+        // Kept in the outbox; the next flush sends the same envelope again.
+        return;
+      }
+      if (await this.store.failOutbox(item.id)) {
+        this.onChange({ type: 'messages', peerId: item.peerId });
+      }
     } finally {
       this.inFlight.delete(item.id);
     }

@@ -79,7 +79,7 @@ describe('Engine send queue', () => {
     const alice = await createDevice(relay, 'alice', {
       protocol: counterProtocol,
     });
-    const bob = { userId: 'bob', deviceId: 1 };
+    const { address: bob } = await createDevice(relay, 'bob');
     await alice.store.addInitiatedSessions(
       'bob',
       [{ address: bob, record: utf8(JSON.stringify({ counter: 0 })) }],

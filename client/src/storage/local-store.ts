@@ -683,6 +683,25 @@ export class LocalStore {
     });
   }
 
+  /**
+   * Removes an envelope the relay rejected for good and marks its message
+   * `failed`. Returns true when a message changed state.
+   */
+  async failOutbox(envelopeId: string): Promise<boolean> {
+    return inTransaction(this.db, ['outbox', 'messages'], async (tx) => {
+      const outbox = tx.objectStore('outbox');
+      const item = await outbox.get(envelopeId);
+      if (!item) return false;
+      await outbox.delete(envelopeId);
+      if (item.messageKey === undefined) return false;
+      const messages = tx.objectStore('messages');
+      const row = await messages.get(item.messageKey);
+      if (row?.state !== 'sending') return false;
+      await messages.put({ ...row, state: 'failed' });
+      return true;
+    });
+  }
+
   /** Lists stored envelopes not yet acknowledged by the relay, oldest first. */
   async pendingOutbox(): Promise<OutboxRow[]> {
     return this.db.getAllFromIndex('outbox', 'by-time');

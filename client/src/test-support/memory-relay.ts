@@ -65,6 +65,11 @@ export class MemoryRelay {
   readonly acknowledged: string[] = [];
   private seq = 0;
 
+  /** Removes an account, as if the relay had deleted it. */
+  unregister(userId: string): void {
+    this.directory.delete(userId);
+  }
+
   register(request: RegisterRequest): void {
     this.directory.set(request.certificate.userId, {
       request,
@@ -118,6 +123,9 @@ export class MemoryRelay {
   }
 
   private store(from: Address, outgoing: RelayRequest<'envelope:send'>) {
+    if (!this.directory.has(outgoing.to.userId)) {
+      throw new RelayError('not-found', 'unknown recipient');
+    }
     const serverTs = NOW + this.seq;
     if (this.storedIds.has(outgoing.id)) {
       return { id: outgoing.id, serverTs, duplicate: true };
