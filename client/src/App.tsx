@@ -56,7 +56,6 @@ export function App() {
         <main className="layout">
           <aside className="sidebar">
             <StartChatForm
-              disabled={false}
               onStartChat={(username) => store.startChat(username)}
             />
             {alerts}

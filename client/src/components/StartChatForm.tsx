@@ -1,12 +1,11 @@
 import { type FormEvent, useId, useState } from 'react';
 
 export interface StartChatFormProps {
-  readonly disabled: boolean;
   /** Resolves to true when the chat opened, so the field can be cleared. */
   readonly onStartChat: (username: string) => Promise<boolean>;
 }
 
-export function StartChatForm({ disabled, onStartChat }: StartChatFormProps) {
+export function StartChatForm({ onStartChat }: StartChatFormProps) {
   const [recipient, setRecipient] = useState('');
   const [busy, setBusy] = useState(false);
   const inputId = useId();
@@ -35,7 +34,7 @@ export function StartChatForm({ disabled, onStartChat }: StartChatFormProps) {
           value={recipient}
           onChange={(event) => setRecipient(event.target.value)}
         />
-        <button type="submit" disabled={disabled || busy}>
+        <button type="submit" disabled={busy}>
           Start chat
         </button>
       </div>
