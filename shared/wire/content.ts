@@ -1,5 +1,5 @@
 /**
- * What travels inside the ciphertext of a pairwise envelope. These fields
+ * The content inside the ciphertext of a pairwise envelope. These fields
  * never reach the relay in the clear. The receiving client parses them with
  * `decodeContent` after every successful decryption, because the sender
  * controls the bytes.
