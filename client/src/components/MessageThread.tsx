@@ -13,7 +13,8 @@ export type MessageState =
 
 export interface ThreadMessage {
   readonly key: string;
-  readonly direction: 'in' | 'out';
+  /** `notice` is a note from Cloak itself, such as missing messages. */
+  readonly direction: 'in' | 'out' | 'notice';
   readonly text: string;
   readonly sentAt: number;
   readonly state: MessageState;

@@ -245,4 +245,30 @@ describe('Engine', () => {
     );
     expect(await alice.store.pendingOutbox()).toEqual([]);
   });
+
+  it('shows withheld messages as missing', async () => {
+    const day = 24 * 60 * 60 * 1000;
+    let now = NOW;
+    const relay = new MemoryRelay();
+    const alice = await createDevice(relay, 'alice');
+    const bob = await createDevice(relay, 'bob', { now: () => now });
+    await alice.engine.startChat('bob');
+    // The relay never delivers this one.
+    await sendAndWait(relay, alice, bob, 'withheld');
+    const kept = await sendAndWait(relay, alice, bob, 'kept');
+
+    await bob.engine.receive(kept);
+    now = NOW + 15 * day;
+    const later = await sendAndWait(relay, alice, bob, 'later');
+    await bob.engine.receive(later);
+
+    const thread = await bob.store.listMessages('alice');
+    expect(thread.map((message) => message.direction)).toEqual([
+      'in',
+      'notice',
+      'in',
+    ]);
+    expect(thread[1]?.text).toMatch(/^1 message from alice never arrived/);
+    expect(thread.map((message) => message.text)).not.toContain('withheld');
+  });
 });

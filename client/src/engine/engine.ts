@@ -106,6 +106,19 @@ function isPermanentRejection(error: unknown): boolean {
   );
 }
 
+/**
+ * Returns the thread notice for skipped message keys that were deleted
+ * unused, so that a relay withholding messages is visible.
+ */
+function missingNotice(peerId: string, count: number): string | undefined {
+  if (count <= 0) return undefined;
+  const messages = count === 1 ? '1 message' : `${count} messages`;
+  return (
+    `${messages} from ${peerId} never arrived and can no longer be ` +
+    'decrypted. The relay may have withheld them.'
+  );
+}
+
 function sameAddress(a: Address, b: Address): boolean {
   return a.userId === b.userId && a.deviceId === b.deviceId;
 }
@@ -225,6 +238,7 @@ export class Engine {
             : undefined,
         deliveredIds:
           content?.type === 'receipt' ? content.messageIds : undefined,
+        missingNotice: missingNotice(from.userId, decrypted.droppedMessageKeys),
         unread: this.activePeer !== from.userId,
         now: this.now(),
       });
@@ -237,7 +251,11 @@ export class Engine {
 
     await this.acknowledge(envelope.id);
     if (outcome.status === 'duplicate') return;
-    if (outcome.newMessage || outcome.delivered > 0) {
+    const changed =
+      outcome.newMessage ||
+      outcome.delivered > 0 ||
+      decrypted.droppedMessageKeys > 0;
+    if (changed) {
       this.onChange({ type: 'messages', peerId: from.userId });
       this.onChange({ type: 'conversations' });
     }

@@ -69,7 +69,7 @@ export interface ConversationView {
 export interface MessageView {
   readonly key: string;
   readonly messageId: string;
-  readonly direction: 'in' | 'out';
+  readonly direction: MessageRow['direction'];
   readonly text: string;
   readonly sentAt: number;
   readonly state: MessageState;
@@ -99,6 +99,8 @@ export interface ReceivedCommit {
   };
   /** Ids of our messages that the peer reports delivered. */
   readonly deliveredIds?: readonly string[];
+  /** Text of a thread notice for messages that will never decrypt. */
+  readonly missingNotice?: string;
   /** True when the text counts as unread (its thread is not open). */
   readonly unread: boolean;
   readonly now: number;
@@ -538,6 +540,14 @@ export class LocalStore {
       text && key
         ? await this.seal(RecordKind.message, key, utf8(text.text))
         : undefined;
+    const notice = commit.missingNotice
+      ? await this.noticeRow(
+          peerId,
+          commit.envelopeId,
+          commit.missingNotice,
+          commit.now,
+        )
+      : undefined;
     const stores: [
       'processed',
       'sessions',
@@ -591,6 +601,9 @@ export class LocalStore {
         });
         newMessage = true;
       }
+      if (notice && !(await messages.get(notice.key))) {
+        await messages.put(notice);
+      }
       const conversations = tx.objectStore('conversations');
       if (newMessage) {
         const unread = commit.unread ? 1 : 0;
@@ -606,6 +619,27 @@ export class LocalStore {
       }
       return { status: 'committed', newMessage, delivered } as const;
     });
+  }
+
+  /** Builds a sealed thread notice, ordered before the message that found it. */
+  private async noticeRow(
+    peerId: string,
+    envelopeId: string,
+    text: string,
+    now: number,
+  ): Promise<MessageRow> {
+    const noticeId = `missing-${envelopeId}`;
+    const key = messageKey(peerId, noticeId);
+    return {
+      key,
+      peerId,
+      messageId: noticeId,
+      direction: 'notice',
+      sealedText: await this.seal(RecordKind.message, key, utf8(text)),
+      sentAt: now,
+      state: 'received',
+      order: nextOrder(now),
+    };
   }
 
   // Sending.

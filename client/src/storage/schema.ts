@@ -87,9 +87,10 @@ export interface MessageRow {
   /** `peerId/messageId`, the record id bound into the sealed text. */
   readonly key: string;
   readonly peerId: string;
-  /** 128-bit id chosen by the sender, as base64url. */
+  /** 128-bit id chosen by the sender, as base64url, or a local notice id. */
   readonly messageId: string;
-  readonly direction: 'in' | 'out';
+  /** `notice` rows are local notes in the thread, such as missing messages. */
+  readonly direction: 'in' | 'out' | 'notice';
   /** UTF-8 text sealed with the storage key. */
   readonly sealedText: Bytes;
   /** The sender's clock when the message was written. */
