@@ -200,6 +200,32 @@ describe('bundle verification', () => {
     ).rejects.toMatchObject({ code: 'invalid-bundle' });
   });
 
+  it('rejects a bundle under small-order keys', async () => {
+    // Under the identity point, R = identity and S = 0 verify for any
+    // message, so these signatures need no private key.
+    const alice = await createParty('alice', 1, systemRandom);
+    const bob = await createParty('bob', 1, systemRandom);
+    const weakKey = new Uint8Array(32);
+    weakKey[0] = 1;
+    const forged = new Uint8Array(64);
+    forged[0] = 1;
+    const genuine = bundleOf(bob);
+    const bundle = {
+      ...genuine,
+      certificate: {
+        ...genuine.certificate,
+        identityKey: toBase64Url(weakKey),
+        signingKey: toBase64Url(weakKey),
+        signature: toBase64Url(forged),
+      },
+      signedPrekey: { ...genuine.signedPrekey, signature: toBase64Url(forged) },
+      pqPrekey: { ...genuine.pqPrekey, signature: toBase64Url(forged) },
+    };
+    await expect(
+      pqxdhInitiate(alice.identity, bundle, undefined, systemRandom),
+    ).rejects.toMatchObject({ code: 'invalid-signature' });
+  });
+
   it('rejects a certificate naming another device', async () => {
     const alice = await createParty('alice', 1, systemRandom);
     const bob = await createParty('bob', 1, systemRandom);

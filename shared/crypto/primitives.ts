@@ -202,7 +202,66 @@ export async function ed25519Sign(
   );
 }
 
-/** Returns false for a wrong signature or a malformed key; never throws. */
+// y-coordinates (little-endian, sign bit of x cleared) of the eight Ed25519
+// points of order dividing 8: y = 0 (order 4), 1 (identity), p - 1 (order 2)
+// and the two y values of the four points of order 8.
+const ED25519_SMALL_ORDER_Y = [
+  '00'.repeat(32),
+  '01' + '00'.repeat(31),
+  'ec' + 'ff'.repeat(30) + '7f',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+].map(hexToBytes);
+
+function hexToBytes(hex: string): Bytes {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  }
+  return out;
+}
+
+/** True if the 32 little-endian bytes, top bit cleared, are at least p = 2^255 - 19. */
+function isAtLeastFieldPrime(encoded: Uint8Array): boolean {
+  if (((encoded[31] ?? 0) & 0x7f) !== 0x7f) return false;
+  for (let i = 1; i < 31; i++) if (encoded[i] !== 0xff) return false;
+  return (encoded[0] ?? 0) >= 0xed;
+}
+
+/**
+ * True for an Ed25519 point encoding whose y is not below p, or whose point
+ * has order dividing 8. Anyone can make signatures that verify under such a
+ * public key, and WebCrypto on Node 20 accepts them, so `ed25519Verify`
+ * rejects them first (strict verification).
+ */
+export function isWeakEd25519Point(encoded: Uint8Array): boolean {
+  if (encoded.length !== 32 || isAtLeastFieldPrime(encoded)) return true;
+  const y = encoded.slice();
+  y[31] = (y[31] ?? 0) & 0x7f;
+  return ED25519_SMALL_ORDER_Y.some((weak) =>
+    weak.every((byte, i) => byte === y[i]),
+  );
+}
+
+/**
+ * True for a canonical X25519 public key: top bit clear and u below p.
+ * X25519 ignores the top bit and reduces u modulo p (RFC 7748 section 5),
+ * so each key has other spellings with the same DH output. Parsers reject
+ * them, so that a relay cannot change a key's bytes without changing the
+ * key.
+ */
+export function isCanonicalX25519PublicKey(publicKey: Uint8Array): boolean {
+  return (
+    publicKey.length === 32 &&
+    ((publicKey[31] ?? 0) & 0x80) === 0 &&
+    !isAtLeastFieldPrime(publicKey)
+  );
+}
+
+/**
+ * Returns false for a wrong signature, a malformed key, or a public key or
+ * signature point R that `isWeakEd25519Point` flags; never throws.
+ */
 export async function ed25519Verify(
   publicKey: Uint8Array,
   context: string,
@@ -210,6 +269,8 @@ export async function ed25519Verify(
   signature: Uint8Array,
 ): Promise<boolean> {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
+  if (isWeakEd25519Point(publicKey)) return false;
+  if (isWeakEd25519Point(signature.subarray(0, 32))) return false;
   try {
     const key = await subtle().importKey(
       'raw',

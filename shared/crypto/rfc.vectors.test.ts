@@ -311,6 +311,50 @@ describe('RFC 8032 Ed25519', () => {
     ).toBe(false);
   });
 
+  it('rejects small-order public keys', async () => {
+    // With a public key A of order dividing 8, the signature R = identity,
+    // S = 0 satisfies [S]B = R + [k]A whenever [k]A is the identity, which
+    // happens for one message in 1, 2, 4 or 8. Anyone could sign for A.
+    const identity = fromHex('01' + '00'.repeat(31));
+    const forged = new Uint8Array(64);
+    forged.set(identity);
+    const ys = [
+      '00'.repeat(32),
+      '01' + '00'.repeat(31),
+      'ec' + 'ff'.repeat(30) + '7f',
+      '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+      'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+    ];
+    for (const y of ys) {
+      for (const sign of [0x00, 0x80]) {
+        const publicKey = fromHex(y);
+        publicKey[31] = (publicKey[31] ?? 0) | sign;
+        for (let i = 0; i < 32; i++) {
+          const message = utf8(`message ${i}`);
+          expect(
+            await ed25519Verify(
+              publicKey,
+              'Cloak-v1/sig/test',
+              message,
+              forged,
+            ),
+            `${toHex(publicKey)}, message ${i}`,
+          ).toBe(false);
+        }
+      }
+    }
+  });
+
+  it('rejects a non-canonical public key', async () => {
+    // y = p + 1 is a second spelling of the identity point.
+    const identity = fromHex('ee' + 'ff'.repeat(30) + '7f');
+    const forged = new Uint8Array(64);
+    forged[0] = 1;
+    expect(
+      await ed25519Verify(identity, 'Cloak-v1/sig/test', utf8('m'), forged),
+    ).toBe(false);
+  });
+
   it('separates context from message', () => {
     expect(toHex(signedPayload('ab', utf8('c')))).toBe('61620063');
   });
