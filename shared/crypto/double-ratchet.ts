@@ -38,6 +38,7 @@ import {
   exportPrivateKey,
   generateX25519KeyPair,
   importPrivateKey,
+  isCanonicalX25519PublicKey,
   x25519,
 } from './primitives';
 import type { RandomSource } from './random';
@@ -218,6 +219,13 @@ export function parseHeader(message: Uint8Array): MessageHeader {
     );
   }
   const ratchetKey = reader.raw('ratchet key', 32);
+  if (!isCanonicalX25519PublicKey(ratchetKey)) {
+    throw new CryptoError(
+      'invalid-message',
+      operation,
+      'ratchet key is a non-canonical X25519 key',
+    );
+  }
   const previousChainLength = reader.u32('previous chain length');
   const counter = reader.u32('message number');
   const salt = reader.raw('salt', MESSAGE_SALT_LENGTH);

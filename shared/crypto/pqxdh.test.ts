@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromBase64Url, toBase64Url, toHex } from './bytes';
+import { concat, fromBase64Url, toBase64Url, toHex, uint32 } from './bytes';
 import { decodeSetup, encodeSetup, pqxdhInitiate, pqxdhRespond } from './pqxdh';
 import { sha256 } from './primitives';
 import { systemRandom } from './random';
@@ -113,6 +113,35 @@ describe('PQXDH', () => {
       );
       expect(decodeSetup(encodeSetup(setup))).toEqual(setup);
     }
+  });
+
+  it('rejects a user id behind a byte order mark', async () => {
+    // A UTF-8 decoder drops a leading BOM, so these bytes would decode to
+    // the same certificate as the genuine ones.
+    const alice = await createParty('alice', 1, systemRandom);
+    const bob = await createParty('bob', 1, systemRandom);
+    const { setup } = await pqxdhInitiate(
+      alice.identity,
+      bundleOf(bob),
+      undefined,
+      systemRandom,
+    );
+    const bytes = encodeSetup(setup);
+    const view = new DataView(bytes.buffer);
+    const certificateLength = view.getUint32(1);
+    const userIdLength = view.getUint32(5);
+    const certificate = concat(
+      uint32(userIdLength + 3),
+      new Uint8Array([0xef, 0xbb, 0xbf]),
+      bytes.subarray(9, 5 + certificateLength),
+    );
+    const modified = concat(
+      bytes.subarray(0, 1),
+      uint32(certificate.length),
+      certificate,
+      bytes.subarray(5 + certificateLength),
+    );
+    expect(() => decodeSetup(modified)).toThrow(/non-canonical/);
   });
 });
 

@@ -40,6 +40,7 @@ import { PQXDH_INFO, SESSION_AD_LABEL, SETUP_ID_INFO } from './labels';
 import {
   generateX25519KeyPair,
   hkdfSha256,
+  isCanonicalX25519PublicKey,
   ML_KEM_768_CIPHERTEXT_LENGTH,
   ML_KEM_768_PUBLIC_KEY_LENGTH,
   mlKem768Decapsulate,
@@ -343,7 +344,15 @@ function readKey(reader: ByteReader, field: string, type: number): Bytes {
       `${field} has key type 0x${(encoded[0] ?? 0).toString(16)}, expected 0x0${type}`,
     );
   }
-  return encoded.slice(1);
+  const key = encoded.slice(1);
+  if (type === KeyType.x25519 && !isCanonicalX25519PublicKey(key)) {
+    throw new CryptoError(
+      'invalid-message',
+      'decodeSetup',
+      `${field} is a non-canonical X25519 key`,
+    );
+  }
+  return key;
 }
 
 function decodeCertificate(bytes: Uint8Array): DeviceCertificate {
@@ -441,7 +450,7 @@ export function decodeSetup(bytes: Uint8Array): SetupMessage {
   ) {
     throw new CryptoError('invalid-message', operation, 'invalid flag byte');
   }
-  return {
+  const setup: SetupMessage = {
     certificate,
     baseKey,
     signedPrekeyId,
@@ -449,4 +458,15 @@ export function decodeSetup(bytes: Uint8Array): SetupMessage {
     pqPrekeyId,
     kemCipherText,
   };
+  // The responder matches repeated set-ups by their SHA-256, so each set-up
+  // must have exactly one accepted encoding. This rejects, for example, a
+  // user id behind a UTF-8 byte order mark, which the decoder drops.
+  if (!constantTimeEqual(encodeSetup(setup), bytes)) {
+    throw new CryptoError(
+      'invalid-message',
+      operation,
+      'non-canonical set-up encoding',
+    );
+  }
+  return setup;
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type Bytes, concat, toHex, toBase64Url } from './bytes';
 import { signDeviceCertificate } from './certificate';
 import { HEADER_LENGTH, skippedKeyCount } from './double-ratchet';
+import { ByteReader, ByteWriter } from './encoding';
 import type { CryptoErrorCode } from './errors';
 import {
   MAX_SKIP,
@@ -95,6 +96,20 @@ function flipped(body: Bytes, index: number): Bytes {
   const copy = body.slice();
   copy[index] = (copy[index] ?? 0) ^ 0x01;
   return copy;
+}
+
+/** Rebuilds a prekey body with its set-up bytes replaced by `change`. */
+function withSetup(body: Bytes, change: (setup: Bytes) => Bytes): Bytes {
+  const reader = new ByteReader(body, 'invalid-message', 'withSetup');
+  const version = reader.u8('version');
+  const setup = reader.bytes('set-up', body.length);
+  const message = reader.bytes('message', body.length);
+  reader.end();
+  return new ByteWriter()
+    .u8(version)
+    .bytes(change(setup))
+    .bytes(message)
+    .finish();
 }
 
 describe('delivery schedules', () => {
@@ -560,6 +575,49 @@ describe('tampering', () => {
         ),
       );
     }
+  });
+
+  it('rejects a non-canonical base key', async () => {
+    // X25519 ignores the top bit, so this base key gives the same shared
+    // secret under different bytes.
+    const { alice, bob } = await pair();
+    const { record } = await initiateSession(
+      alice.identity,
+      bundleOf(bob),
+      undefined,
+      random,
+      NOW,
+    );
+    const first = await send(record, alice, bob, 'hello', random);
+    const body = withSetup(first.sent.body, (setup) => {
+      const certificateLength = new DataView(setup.buffer).getUint32(1);
+      const copy = setup.slice();
+      const lastByte = 1 + 4 + certificateLength + 4 + 1 + 31;
+      copy[lastByte] = (copy[lastByte] ?? 0) ^ 0x80;
+      return copy;
+    });
+    await expectRejected(
+      undefined,
+      bob,
+      () => receive(undefined, bob, alice, { kind: 'prekey', body }, random),
+      'invalid-message',
+    );
+    const got = await receive(undefined, bob, alice, first.sent, random);
+    expect(got.text).toBe('hello');
+  });
+
+  it('rejects a non-canonical ratchet key', async () => {
+    const { alice, bob } = await pair();
+    const { aliceRecord, bobRecord } = await startSession(alice, bob);
+    const reply = await send(bobRecord, bob, alice, 'reply', random);
+    const body = reply.sent.body.slice();
+    body[33] = (body[33] ?? 0) ^ 0x80;
+    await expectRejected(
+      aliceRecord,
+      alice,
+      () => receive(aliceRecord, alice, bob, { kind: 'message', body }, random),
+      'invalid-message',
+    );
   });
 
   it('rejects a changed associated data input', async () => {
