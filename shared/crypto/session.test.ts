@@ -872,6 +872,28 @@ describe('simultaneous initiation', () => {
     }
     expect(record?.previous).toHaveLength(40);
   });
+
+  it('rejects a record of another peer', async () => {
+    const { alice, bob } = await pair();
+    const carol = await createParty('carol', 1, random);
+    const withBob = await initiateSession(
+      alice.identity,
+      bundleOf(bob),
+      undefined,
+      random,
+      NOW,
+    );
+    await expect(
+      initiateSession(
+        alice.identity,
+        bundleOf(carol),
+        undefined,
+        random,
+        NOW,
+        withBob.record,
+      ),
+    ).rejects.toMatchObject({ code: 'invalid-state' });
+  });
 });
 
 describe('stored sessions', () => {

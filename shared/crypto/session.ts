@@ -192,6 +192,17 @@ export async function initiateSession(
   _now: number,
   existing?: SessionRecord,
 ): Promise<{ record: SessionRecord; theirIdentityKey: Bytes }> {
+  const theirAddress = certificateAddress(bundle.certificate);
+  if (
+    existing !== undefined &&
+    !sameAddress(existing.current.theirAddress, theirAddress)
+  ) {
+    throw new CryptoError(
+      'invalid-state',
+      'initiateSession',
+      'session record belongs to another peer device than the bundle',
+    );
+  }
   const agreement = await pqxdhInitiate(
     local,
     bundle,
@@ -207,7 +218,7 @@ export async function initiateSession(
   const session: SessionState = {
     ratchet,
     baseKey: agreement.setup.baseKey,
-    theirAddress: certificateAddress(bundle.certificate),
+    theirAddress,
     theirIdentityKey: agreement.theirIdentityKey,
     pendingSetup: encodeSetup(agreement.setup),
     setupDigest: undefined,
