@@ -14,7 +14,8 @@ export type CryptoErrorCode =
   | 'too-many-skipped'
   | 'counter-overflow'
   | 'decryption-failed'
-  | 'invalid-state';
+  | 'invalid-state'
+  | 'stale-session';
 
 export class CryptoError extends Error {
   override readonly name = 'CryptoError';

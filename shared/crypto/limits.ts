@@ -19,3 +19,9 @@ export const MAX_COUNTER = 2 ** 31;
 export const MAX_EARLIER_SESSIONS = 40;
 /** Padded plaintext lengths are multiples of this many bytes. */
 export const PADDING_BLOCK = 160;
+/**
+ * Age after which an initiator stops sending a set-up that got no reply, in
+ * milliseconds. The responder keeps a signed prekey's private key for 30
+ * days after rotation, so an older set-up may name a key that is gone.
+ */
+export const MAX_UNACKNOWLEDGED_SESSION_AGE_MS = 30 * 24 * 60 * 60 * 1000;

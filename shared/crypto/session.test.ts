@@ -9,6 +9,7 @@ import {
   MAX_SKIP,
   MAX_SKIPPED_KEYS_PER_CHAIN,
   MAX_SKIPPED_KEYS_PER_SESSION,
+  MAX_UNACKNOWLEDGED_SESSION_AGE_MS,
   SKIPPED_KEY_MAX_AGE_MS,
 } from './limits';
 import { paddedLength } from './padding';
@@ -17,6 +18,7 @@ import { systemRandom } from './random';
 import { openRecord, sealRecord } from './sealed-storage';
 import {
   deserializeSessionRecord,
+  encryptMessage,
   initiateSession,
   serializeSessionRecord,
   type SessionRecord,
@@ -893,6 +895,71 @@ describe('simultaneous initiation', () => {
         withBob.record,
       ),
     ).rejects.toMatchObject({ code: 'invalid-state' });
+  });
+});
+
+describe('unacknowledged set-ups', () => {
+  const MONTH = MAX_UNACKNOWLEDGED_SESSION_AGE_MS;
+
+  async function sendAt(
+    record: SessionRecord,
+    sender: Party,
+    recipient: Party,
+    now: number,
+  ) {
+    return encryptMessage(
+      record,
+      sender.identity,
+      recipient.address,
+      new TextEncoder().encode('late'),
+      random,
+      now,
+    );
+  }
+
+  it('rejects sending a stale set-up', async () => {
+    const { alice, bob } = await pair();
+    const { record } = await initiateSession(
+      alice.identity,
+      bundleOf(bob),
+      undefined,
+      random,
+      NOW,
+    );
+    const early = await sendAt(record, alice, bob, NOW + MONTH - 1);
+    expect(early.kind).toBe('prekey');
+    await expect(sendAt(record, alice, bob, NOW + MONTH)).rejects.toMatchObject(
+      { code: 'stale-session' },
+    );
+  });
+
+  it('keeps an answered session usable', async () => {
+    const { alice, bob } = await pair();
+    const { aliceRecord, bobRecord } = await startSession(alice, bob);
+    const reply = await send(bobRecord, bob, alice, 'back', random);
+    const back = await receive(aliceRecord, alice, bob, reply.sent, random);
+    const late = await sendAt(back.record, alice, bob, NOW + 2 * MONTH);
+    expect(late.kind).toBe('message');
+    const bobLate = await sendAt(reply.record, bob, alice, NOW + 2 * MONTH);
+    expect(bobLate.kind).toBe('message');
+  });
+
+  it('keeps the set-up time through storage', async () => {
+    const { alice, bob } = await pair();
+    const { record } = await initiateSession(
+      alice.identity,
+      bundleOf(bob),
+      undefined,
+      random,
+      NOW,
+    );
+    const stored = await deserializeSessionRecord(
+      serializeSessionRecord(record),
+    );
+    expect(stored.current.createdAt).toBe(NOW);
+    await expect(sendAt(stored, alice, bob, NOW + MONTH)).rejects.toMatchObject(
+      { code: 'stale-session' },
+    );
   });
 });
 

@@ -33,7 +33,10 @@ import {
 import { ByteReader, ByteWriter } from './encoding';
 import { CryptoError } from './errors';
 import { LAST_RESORT_KEY_ID_BASE, type LocalIdentity } from './keys';
-import { MAX_EARLIER_SESSIONS } from './limits';
+import {
+  MAX_EARLIER_SESSIONS,
+  MAX_UNACKNOWLEDGED_SESSION_AGE_MS,
+} from './limits';
 import { pad, unpad } from './padding';
 import {
   certificateAddress,
@@ -69,6 +72,11 @@ export interface SessionState {
   readonly pendingSetup: Bytes | undefined;
   /** Responder only: SHA-256 of the set-up data that created the session. */
   readonly setupDigest: Bytes | undefined;
+  /**
+   * Time of the set-up, in milliseconds since the epoch. Undefined in
+   * records stored before it was kept (record version 1).
+   */
+  readonly createdAt: number | undefined;
 }
 
 /** All sessions with one peer device. */
@@ -89,7 +97,8 @@ export interface ConsumedPrekeys {
 
 const FRAME_VERSION = 1;
 const PREKEY_MESSAGE_VERSION = 1;
-const RECORD_VERSION = 1;
+/** Version 2 adds each session's set-up time; version 1 is still read. */
+const RECORD_VERSION = 2;
 const MAX_USER_ID_BYTES = 256;
 const MAX_SETUP_BYTES = 4096;
 
@@ -189,7 +198,7 @@ export async function initiateSession(
   bundle: PrekeyBundle,
   pinnedIdentityKey: Bytes | undefined,
   random: RandomSource,
-  _now: number,
+  now: number,
   existing?: SessionRecord,
 ): Promise<{ record: SessionRecord; theirIdentityKey: Bytes }> {
   const theirAddress = certificateAddress(bundle.certificate);
@@ -222,6 +231,7 @@ export async function initiateSession(
     theirIdentityKey: agreement.theirIdentityKey,
     pendingSetup: encodeSetup(agreement.setup),
     setupDigest: undefined,
+    createdAt: now,
   };
   const earlier =
     existing === undefined ? [] : [existing.current, ...existing.previous];
@@ -233,7 +243,9 @@ export async function initiateSession(
 
 /**
  * Encrypts a message in the current session. Returns `prekey` with the
- * set-up data until the peer's first reply has been decrypted.
+ * set-up data until the peer's first reply has been decrypted. Throws
+ * `stale-session` when that set-up is 30 days old or older: the caller
+ * then starts a new session from a fresh bundle.
  */
 export async function encryptMessage(
   record: SessionRecord,
@@ -241,7 +253,7 @@ export async function encryptMessage(
   peer: Address,
   plaintext: Bytes,
   random: RandomSource,
-  _now: number,
+  now: number,
 ): Promise<{ record: SessionRecord; kind: 'prekey' | 'message'; body: Bytes }> {
   const session = record.current;
   if (!sameAddress(session.theirAddress, peer)) {
@@ -249,6 +261,17 @@ export async function encryptMessage(
       'invalid-state',
       'encryptMessage',
       'session record belongs to another peer device',
+    );
+  }
+  if (
+    session.pendingSetup !== undefined &&
+    session.createdAt !== undefined &&
+    now - session.createdAt >= MAX_UNACKNOWLEDGED_SESSION_AGE_MS
+  ) {
+    throw new CryptoError(
+      'stale-session',
+      'encryptMessage',
+      `set-up from ${new Date(session.createdAt).toISOString()} got no reply in 30 days; start a new session from a fresh bundle`,
     );
   }
   const frame = pad(encodeFrame(localAddress(local), peer, plaintext));
@@ -516,6 +539,7 @@ export async function decryptMessage(
     theirIdentityKey,
     pendingSetup: undefined,
     setupDigest,
+    createdAt: input.now,
   };
   const result = await decryptInSession(fresh, message, input);
   const consumed: ConsumedPrekeys = {
@@ -557,11 +581,16 @@ function writeSession(writer: ByteWriter, session: SessionState): void {
     .u8(session.pendingSetup === undefined ? 0 : 1)
     .bytes(session.pendingSetup ?? new Uint8Array(0))
     .u8(session.setupDigest === undefined ? 0 : 1)
-    .bytes(session.setupDigest ?? new Uint8Array(0));
+    .bytes(session.setupDigest ?? new Uint8Array(0))
+    .u8(session.createdAt === undefined ? 0 : 1)
+    .u64(session.createdAt ?? 0);
   writeRatchetState(writer, session.ratchet);
 }
 
-async function readSession(reader: ByteReader): Promise<SessionState> {
+async function readSession(
+  reader: ByteReader,
+  version: number,
+): Promise<SessionState> {
   const baseKey = reader.fixed('base key', 32);
   const theirAddress = readAddress(reader, 'deserializeSessionRecord');
   const theirIdentityKey = reader.fixed('identity key', 32);
@@ -569,6 +598,12 @@ async function readSession(reader: ByteReader): Promise<SessionState> {
   const pendingSetup = reader.bytes('pending set-up', MAX_SETUP_BYTES);
   const hasSetupDigest = reader.u8('set-up digest flag');
   const setupDigest = reader.bytes('set-up digest', 32);
+  let createdAt: number | undefined;
+  if (version >= 2) {
+    const hasCreatedAt = reader.u8('set-up time flag');
+    const value = reader.u64('set-up time');
+    createdAt = hasCreatedAt === 1 ? value : undefined;
+  }
   const ratchet = await readRatchetState(reader);
   return {
     ratchet,
@@ -577,6 +612,7 @@ async function readSession(reader: ByteReader): Promise<SessionState> {
     theirIdentityKey,
     pendingSetup: hasPendingSetup === 1 ? pendingSetup : undefined,
     setupDigest: hasSetupDigest === 1 ? setupDigest : undefined,
+    createdAt,
   };
 }
 
@@ -598,7 +634,7 @@ export async function deserializeSessionRecord(
   const operation = 'deserializeSessionRecord';
   const reader = new ByteReader(bytes, 'invalid-state', operation);
   const version = reader.u8('record version');
-  if (version !== RECORD_VERSION) {
+  if (version !== 1 && version !== RECORD_VERSION) {
     throw new CryptoError(
       'invalid-state',
       operation,
@@ -610,7 +646,9 @@ export async function deserializeSessionRecord(
     throw new CryptoError('invalid-state', operation, `${count} sessions`);
   }
   const sessions: SessionState[] = [];
-  for (let i = 0; i < count; i++) sessions.push(await readSession(reader));
+  for (let i = 0; i < count; i++) {
+    sessions.push(await readSession(reader, version));
+  }
   reader.end();
   const [current, ...previous] = sessions;
   if (current === undefined) {
