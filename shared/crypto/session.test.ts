@@ -1054,4 +1054,45 @@ describe('stored sessions', () => {
       deserializeSessionRecord(concat(serialized, new Uint8Array([0]))),
     ).rejects.toMatchObject({ code: 'invalid-state' });
   });
+
+  it('rejects a record with an invalid flag', async () => {
+    const { alice, bob } = await pair();
+    const { bobRecord } = await startSession(alice, bob);
+    const serialized = serializeSessionRecord(bobRecord);
+    // Record version, session count, base key, user id 'alice', device id
+    // and identity key come before the pending set-up flag.
+    const flagOffset = 1 + 4 + (4 + 32) + (4 + 5) + 4 + (4 + 32);
+    expect(serialized[flagOffset]).toBe(0);
+    for (const value of [1, 2]) {
+      const changed = serialized.slice();
+      changed[flagOffset] = value;
+      await expect(deserializeSessionRecord(changed)).rejects.toMatchObject({
+        code: 'invalid-state',
+      });
+    }
+  });
+
+  it('stores a session without a set-up time', async () => {
+    const { alice, bob } = await pair();
+    const { bobRecord } = await startSession(alice, bob);
+    const record: SessionRecord = {
+      current: { ...bobRecord.current, createdAt: undefined },
+      previous: [],
+    };
+    const stored = await deserializeSessionRecord(
+      serializeSessionRecord(record),
+    );
+    expect(stored.current.createdAt).toBeUndefined();
+
+    // Version 1 had no set-up time field after the set-up digest.
+    const serialized = serializeSessionRecord(record);
+    const timeOffset = 1 + 4 + (4 + 32) + (4 + 5) + 4 + (4 + 32) + 5 + 37;
+    const version1 = concat(
+      new Uint8Array([1]),
+      serialized.subarray(1, timeOffset),
+      serialized.subarray(timeOffset + 9),
+    );
+    const old = await deserializeSessionRecord(version1);
+    expect(serializeSessionRecord(old)).toEqual(serialized);
+  });
 });

@@ -587,6 +587,28 @@ function writeSession(writer: ByteWriter, session: SessionState): void {
   writeRatchetState(writer, session.ratchet);
 }
 
+/**
+ * Reads a presence flag and the length-prefixed field after it. A present
+ * field is non-empty and an absent one empty, so each record has one
+ * encoding.
+ */
+function readOptionalBytes(
+  reader: ByteReader,
+  field: string,
+  maxLength: number,
+): Bytes | undefined {
+  const flag = reader.u8(`${field} flag`);
+  const value = reader.bytes(field, maxLength);
+  if (flag > 1 || (flag === 1) !== value.length > 0) {
+    throw new CryptoError(
+      'invalid-state',
+      'deserializeSessionRecord',
+      `${field} flag ${flag} does not match the field`,
+    );
+  }
+  return flag === 1 ? value : undefined;
+}
+
 async function readSession(
   reader: ByteReader,
   version: number,
@@ -594,15 +616,31 @@ async function readSession(
   const baseKey = reader.fixed('base key', 32);
   const theirAddress = readAddress(reader, 'deserializeSessionRecord');
   const theirIdentityKey = reader.fixed('identity key', 32);
-  const hasPendingSetup = reader.u8('pending set-up flag');
-  const pendingSetup = reader.bytes('pending set-up', MAX_SETUP_BYTES);
-  const hasSetupDigest = reader.u8('set-up digest flag');
-  const setupDigest = reader.bytes('set-up digest', 32);
+  const pendingSetup = readOptionalBytes(
+    reader,
+    'pending set-up',
+    MAX_SETUP_BYTES,
+  );
+  const setupDigest = readOptionalBytes(reader, 'set-up digest', 32);
+  if (setupDigest !== undefined && setupDigest.length !== 32) {
+    throw new CryptoError(
+      'invalid-state',
+      'deserializeSessionRecord',
+      `set-up digest of ${setupDigest.length} bytes`,
+    );
+  }
   let createdAt: number | undefined;
   if (version >= 2) {
-    const hasCreatedAt = reader.u8('set-up time flag');
+    const flag = reader.u8('set-up time flag');
     const value = reader.u64('set-up time');
-    createdAt = hasCreatedAt === 1 ? value : undefined;
+    if (flag > 1 || (flag === 0 && value !== 0)) {
+      throw new CryptoError(
+        'invalid-state',
+        'deserializeSessionRecord',
+        `set-up time flag ${flag} does not match the field`,
+      );
+    }
+    createdAt = flag === 1 ? value : undefined;
   }
   const ratchet = await readRatchetState(reader);
   return {
@@ -610,8 +648,8 @@ async function readSession(
     baseKey,
     theirAddress,
     theirIdentityKey,
-    pendingSetup: hasPendingSetup === 1 ? pendingSetup : undefined,
-    setupDigest: hasSetupDigest === 1 ? setupDigest : undefined,
+    pendingSetup,
+    setupDigest,
     createdAt,
   };
 }
