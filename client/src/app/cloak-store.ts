@@ -195,12 +195,15 @@ export class CloakStore {
       onError: (error) => this.alert(error),
     });
 
-    const settings = await store.settings();
-    this.update({
-      phase: 'ready',
-      userId: identity.userId,
-      showStorageNotice: !settings.storageNoticeDismissed,
-    });
+    // The notice is recorded as shown before it renders, so that a reload
+    // never shows it again, dismissed or not.
+    const showStorageNotice = await store
+      .takeStorageNotice()
+      .catch((error: unknown) => {
+        log.error('notice update failed', error);
+        return false;
+      });
+    this.update({ phase: 'ready', userId: identity.userId, showStorageNotice });
     await this.refreshConversations();
     void store
       .pruneProcessed(Date.now() - PROCESSED_ID_RETENTION_MS)
@@ -234,11 +237,9 @@ export class CloakStore {
     if (request === this.messagesRequest) this.update({ messages });
   }
 
+  /** Hides the storage notice, which is already recorded as shown. */
   dismissStorageNotice(): void {
     this.update({ showStorageNotice: false });
-    void this.store
-      ?.dismissStorageNotice()
-      .catch((error: unknown) => log.error('notice update failed', error));
   }
 
   /** Opens (or starts) the chat with `username`; returns false on failure. */

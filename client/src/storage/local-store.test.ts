@@ -51,9 +51,18 @@ describe('LocalStore', () => {
     expect(opened?.identity.signingKey.privateKey.extractable).toBe(false);
     expect(opened?.identity.identityKey.privateKey.extractable).toBe(false);
     expect(await (await reopen(db)).settings()).toEqual({
-      storageNoticeDismissed: false,
+      storageNoticeShown: false,
       nextOneTimePrekeyId: 101,
     });
+  });
+
+  it('hands out storage notice once', async () => {
+    const { db, store } = await createStore();
+
+    expect(await store.takeStorageNotice()).toBe(true);
+    expect(await store.takeStorageNotice()).toBe(false);
+    expect(await (await reopen(db)).takeStorageNotice()).toBe(false);
+    expect((await store.settings()).nextOneTimePrekeyId).toBe(101);
   });
 
   it('returns nothing without an account', async () => {

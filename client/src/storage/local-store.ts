@@ -145,6 +145,12 @@ async function inTransaction<S extends StoreNames<CloakSchema>[], T>(
   }
 }
 
+/** Settings of a row written before a field existed take these values. */
+const DEFAULT_SETTINGS: SettingsRow = {
+  storageNoticeShown: false,
+  nextOneTimePrekeyId: 1,
+};
+
 let lastOrder = 0;
 
 /** Returns a strictly increasing number near `now`, for thread order. */
@@ -198,7 +204,7 @@ export class LocalStore {
       ...keys.oneTimePqPrekeys.map((prekey) => prekey.keyId),
     ];
     const settings: SettingsRow = {
-      storageNoticeDismissed: false,
+      storageNoticeShown: false,
       nextOneTimePrekeyId: Math.max(0, ...oneTimeIds) + 1,
     };
     const stores: ['identity', 'storageKey', 'settings', 'prekeys'] = [
@@ -289,14 +295,20 @@ export class LocalStore {
 
   async settings(): Promise<SettingsRow> {
     const row = await this.db.get('settings', SELF);
-    return row ?? { storageNoticeDismissed: false, nextOneTimePrekeyId: 1 };
+    return { ...DEFAULT_SETTINGS, ...row };
   }
 
-  async dismissStorageNotice(): Promise<void> {
-    await inTransaction(this.db, ['settings'], async (tx) => {
+  /**
+   * Returns true when the storage notice has not been shown yet, and records
+   * it as shown in the same transaction, so that it appears only once.
+   */
+  async takeStorageNotice(): Promise<boolean> {
+    return inTransaction(this.db, ['settings'], async (tx) => {
       const settings = tx.objectStore('settings');
-      const row = (await settings.get(SELF)) ?? (await this.settings());
-      await settings.put({ ...row, storageNoticeDismissed: true }, SELF);
+      const row = { ...DEFAULT_SETTINGS, ...(await settings.get(SELF)) };
+      if (row.storageNoticeShown) return false;
+      await settings.put({ ...row, storageNoticeShown: true }, SELF);
+      return true;
     });
   }
 
@@ -375,7 +387,7 @@ export class LocalStore {
       }
       for (const row of pqRows) await prekeys.put(row);
       const settings = tx.objectStore('settings');
-      const row = (await settings.get(SELF)) ?? (await this.settings());
+      const row = { ...DEFAULT_SETTINGS, ...(await settings.get(SELF)) };
       await settings.put({ ...row, nextOneTimePrekeyId }, SELF);
     });
   }

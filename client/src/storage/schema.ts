@@ -17,8 +17,11 @@ export const DB_VERSION = 1;
 export const SELF = 'self';
 
 export interface SettingsRow {
-  /** True once the user has dismissed the notice about local-only keys. */
-  readonly storageNoticeDismissed: boolean;
+  /**
+   * True once the notice about local-only keys has been shown, so that it
+   * appears once per account, right after the account is created.
+   */
+  readonly storageNoticeShown: boolean;
   /** Next free key id for one-time prekeys (X25519 and ML-KEM share it). */
   readonly nextOneTimePrekeyId: number;
 }
