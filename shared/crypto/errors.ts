@@ -15,7 +15,8 @@ export type CryptoErrorCode =
   | 'counter-overflow'
   | 'decryption-failed'
   | 'invalid-state'
-  | 'stale-session';
+  | 'stale-session'
+  | 'version-mismatch';
 
 export class CryptoError extends Error {
   override readonly name = 'CryptoError';
