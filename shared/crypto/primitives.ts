@@ -9,7 +9,7 @@
  * randomness.
  */
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
-import { type Bytes, concat, copyBytes, utf8 } from './bytes';
+import { type Bytes, concat, copyBytes, fromHex, utf8 } from './bytes';
 import { CryptoError } from './errors';
 import type { RandomSource } from './random';
 
@@ -211,15 +211,7 @@ const ED25519_SMALL_ORDER_Y = [
   'ec' + 'ff'.repeat(30) + '7f',
   '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
   'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
-].map(hexToBytes);
-
-function hexToBytes(hex: string): Bytes {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) {
-    out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  }
-  return out;
-}
+].map(fromHex);
 
 /** True if the 32 little-endian bytes, top bit cleared, are at least p = 2^255 - 19. */
 function isAtLeastFieldPrime(encoded: Uint8Array): boolean {
@@ -246,9 +238,8 @@ export function isWeakEd25519Point(encoded: Uint8Array): boolean {
 /**
  * True for a canonical X25519 public key: top bit clear and u below p.
  * X25519 ignores the top bit and reduces u modulo p (RFC 7748 section 5),
- * so each key has other spellings with the same DH output. Parsers reject
- * them, so that a relay cannot change a key's bytes without changing the
- * key.
+ * so each key has other encodings with the same DH output. The set-up and
+ * header parsers reject those, so that a key's bytes identify the key.
  */
 export function isCanonicalX25519PublicKey(publicKey: Uint8Array): boolean {
   return (
