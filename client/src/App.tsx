@@ -4,6 +4,7 @@ import { ConnectionStatus } from './components/ConnectionStatus';
 import { ConversationList } from './components/ConversationList';
 import { CreateAccountForm } from './components/CreateAccountForm';
 import { MessageThread } from './components/MessageThread';
+import { RegistrationStatus } from './components/RegistrationStatus';
 import { StartChatForm } from './components/StartChatForm';
 import { StorageNotice } from './components/StorageNotice';
 
@@ -46,9 +47,18 @@ export function App() {
       {snapshot.phase === 'create-account' && (
         <main className="centered">
           <CreateAccountForm
-            busy={snapshot.creatingAccount}
+            busy={
+              snapshot.creatingAccount || snapshot.registration !== undefined
+            }
+            pendingUsername={snapshot.registration?.userId}
             onCreate={(username) => void store.createAccount(username)}
           />
+          {snapshot.registration && (
+            <RegistrationStatus
+              {...snapshot.registration}
+              onRetryNow={() => store.retryRegistration()}
+            />
+          )}
           {alerts}
         </main>
       )}

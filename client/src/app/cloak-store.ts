@@ -6,7 +6,11 @@
  */
 import type { LocalIdentity } from '../../../shared/crypto/keys';
 import { systemRandom } from '../../../shared/crypto/random';
-import { parseUsername, registerAccount } from '../engine/account';
+import {
+  createPendingAccount,
+  finishRegistration,
+  parseUsername,
+} from '../engine/account';
 import { Engine, type EngineChange } from '../engine/engine';
 import { acquireEngineLock } from '../engine/lock';
 import { createLogger, errorCode } from '../engine/logger';
@@ -34,6 +38,17 @@ const MAX_ALERTS = 3;
 export type Phase =
   'loading' | 'waiting-for-lock' | 'create-account' | 'ready' | 'unsupported';
 
+/** A registration the relay has not confirmed yet. */
+export interface RegistrationView {
+  readonly userId: string;
+  /** Failed attempts so far. */
+  readonly failedAttempts: number;
+  /** Error message of the last attempt, or undefined while one runs. */
+  readonly error: string | undefined;
+  /** Wait before the next attempt in ms, or undefined while one runs. */
+  readonly retryInMs: number | undefined;
+}
+
 export interface AlertMessage {
   readonly id: number;
   readonly text: string;
@@ -45,6 +60,7 @@ export interface CloakSnapshot {
   readonly connection: ConnectionState;
   readonly showStorageNotice: boolean;
   readonly creatingAccount: boolean;
+  readonly registration: RegistrationView | undefined;
   readonly conversations: readonly ConversationView[];
   readonly activePeer: string | undefined;
   readonly messages: readonly MessageView[];
@@ -57,6 +73,7 @@ const initialSnapshot: CloakSnapshot = {
   connection: 'connecting',
   showStorageNotice: false,
   creatingAccount: false,
+  registration: undefined,
   conversations: [],
   activePeer: undefined,
   messages: [],
@@ -80,6 +97,9 @@ export class CloakStore {
   private conversationsRequest = 0;
   private signInAlerted = false;
   private retryTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly stopped = new AbortController();
+  /** Ends the wait before the next registration attempt. */
+  private wakeRegistration: (() => void) | undefined;
 
   readonly subscribe = (listener: () => void): (() => void) => {
     this.listeners.add(listener);
@@ -122,6 +142,11 @@ export class CloakStore {
         this.update({ phase: 'create-account' });
         return;
       }
+      if (await opened.store.pendingRegistration()) {
+        this.update({ phase: 'create-account' });
+        await this.register(opened.store, opened.identity);
+        return;
+      }
       await this.run(opened.store, opened.identity);
     } catch (error) {
       log.error('start failed', error);
@@ -134,9 +159,14 @@ export class CloakStore {
     }
   }
 
+  /**
+   * Creates the account's keys, stores them marked pending and registers
+   * them with the relay; see `register`.
+   */
   async createAccount(username: string): Promise<void> {
     const db = this.db;
-    if (!db || this.snapshot.creatingAccount) return;
+    const busy = this.snapshot.creatingAccount || this.snapshot.registration;
+    if (!db || busy) return;
     this.update({ alerts: [] });
     try {
       parseUsername(username);
@@ -145,17 +175,82 @@ export class CloakStore {
       return;
     }
     this.update({ creatingAccount: true });
+    let created;
     try {
-      await registerAccount(db, username);
-      const opened = await LocalStore.open(db, systemRandom);
-      if (!opened) throw new ClientError('storage-failed', 'Reload the page.');
-      await this.run(opened.store, opened.identity);
+      created = await createPendingAccount(db, username);
     } catch (error) {
       log.error('account creation failed', error);
       this.alert(error);
+      return;
     } finally {
       this.update({ creatingAccount: false });
     }
+    await this.register(created.store, created.identity);
+  }
+
+  /**
+   * Sends the stored registration until the relay confirms it, showing each
+   * failed attempt and the wait before the next one, then starts the
+   * account. A rejection (such as a taken username) deleted the keys, so
+   * the form comes back for another name.
+   */
+  private async register(
+    store: LocalStore,
+    identity: LocalIdentity,
+  ): Promise<void> {
+    const userId = identity.userId;
+    let registered;
+    try {
+      registered = await finishRegistration(store, {
+        wait: (ms) => this.waitForRegistrationRetry(ms),
+        signal: this.stopped.signal,
+        onAttempt: (failedAttempts) =>
+          this.update({
+            registration: {
+              userId,
+              failedAttempts,
+              error: undefined,
+              retryInMs: undefined,
+            },
+          }),
+        onRetry: (retry) =>
+          this.update({
+            registration: {
+              userId,
+              failedAttempts: retry.attempt,
+              error: retry.error.message,
+              retryInMs: retry.retryInMs,
+            },
+          }),
+      });
+    } catch (error) {
+      log.error('registration failed', error);
+      this.update({ registration: undefined });
+      this.alert(error);
+      return;
+    }
+    if (!registered) return;
+    this.update({ registration: undefined });
+    await this.run(store, identity);
+  }
+
+  private waitForRegistrationRetry(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.stopped.signal.removeEventListener('abort', done);
+        this.wakeRegistration = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.stopped.signal.addEventListener('abort', done);
+      this.wakeRegistration = done;
+    });
+  }
+
+  /** Sends a pending registration now instead of after the wait. */
+  retryRegistration(): void {
+    this.wakeRegistration?.();
   }
 
   private async run(store: LocalStore, identity: LocalIdentity): Promise<void> {
@@ -275,8 +370,9 @@ export class CloakStore {
     });
   }
 
-  /** Stops the connection and the outbox retries. */
+  /** Stops the connection, the outbox retries and registration retries. */
   stop(): void {
+    this.stopped.abort();
     clearInterval(this.retryTimer);
     this.connection?.stop();
   }

@@ -2,10 +2,16 @@ import { type FormEvent, useId, useState } from 'react';
 
 export interface CreateAccountFormProps {
   readonly busy: boolean;
+  /** Username of a registration in progress, shown in place of the input. */
+  readonly pendingUsername?: string | undefined;
   readonly onCreate: (username: string) => void;
 }
 
-export function CreateAccountForm({ busy, onCreate }: CreateAccountFormProps) {
+export function CreateAccountForm({
+  busy,
+  pendingUsername,
+  onCreate,
+}: CreateAccountFormProps) {
   const [username, setUsername] = useState('');
   const inputId = useId();
   const hintId = useId();
@@ -26,7 +32,8 @@ export function CreateAccountForm({ busy, onCreate }: CreateAccountFormProps) {
         autoCapitalize="none"
         spellCheck={false}
         aria-describedby={hintId}
-        value={username}
+        value={pendingUsername ?? username}
+        readOnly={pendingUsername !== undefined}
         onChange={(event) => setUsername(event.target.value)}
       />
       <p id={hintId} className="hint">

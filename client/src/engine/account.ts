@@ -1,10 +1,13 @@
 /**
  * Account creation: the keys are generated here, in the browser, and only
  * their public halves are sent to the relay. The private keys are stored
- * after the relay has accepted the username.
+ * before the registration request, marked pending, so that a lost reply
+ * loses nothing: the same request is sent again until the relay confirms
+ * it, and the relay answers an identical repeat with success.
  */
 import {
   createAccountKeys,
+  type LocalIdentity,
   toRegisterRequest,
 } from '../../../shared/crypto/keys';
 import { generateAesKey } from '../../../shared/crypto/primitives';
@@ -35,21 +38,20 @@ export function parseUsername(username: string): string {
   return parsed.data;
 }
 
-export interface RegisterOptions {
+export interface CreateAccountOptions {
   readonly random?: RandomSource;
   readonly now?: number;
-  readonly fetch?: typeof fetch;
 }
 
 /**
- * Creates the account's keys, registers the username with the relay and
- * stores the keys. Throws `username-taken` when the relay has the name.
+ * Creates the account's keys and stores them with the registration request,
+ * marked pending. Nothing is sent; `finishRegistration` does that.
  */
-export async function registerAccount(
+export async function createPendingAccount(
   db: CloakDb,
   username: string,
-  options: RegisterOptions = {},
-): Promise<LocalStore> {
+  options: CreateAccountOptions = {},
+): Promise<{ store: LocalStore; identity: LocalIdentity }> {
   const userId = parseUsername(username);
   const random = options.random ?? systemRandom;
   const keys = await createAccountKeys(
@@ -58,6 +60,50 @@ export async function registerAccount(
     random,
     options.now ?? Date.now(),
   );
+  const store = await LocalStore.create(
+    db,
+    keys,
+    await generateAesKey(),
+    random,
+    { pendingRegistration: toRegisterRequest(keys) },
+  );
+  return { store, identity: keys.identity };
+}
+
+/** Result of one registration attempt. */
+export type RegistrationOutcome =
+  | { readonly status: 'registered' }
+  /** The relay was unreachable or busy, so the request may succeed later. */
+  | { readonly status: 'retry'; readonly error: ClientError }
+  /** The relay rejected the request for good, so the keys were deleted. */
+  | { readonly status: 'rejected'; readonly error: ClientError };
+
+/** Reads the `code` of a relay error body, if there is one. */
+async function errorBodyCode(response: Response): Promise<unknown> {
+  try {
+    const body: unknown = await response.json();
+    if (typeof body === 'object' && body !== null && 'code' in body) {
+      return body.code;
+    }
+  } catch {
+    // The body is not JSON, such as a proxy's error page, so the status
+    // decides.
+  }
+  return undefined;
+}
+
+/**
+ * Sends the stored registration request once. On success the account is
+ * marked registered. On a permanent rejection, such as a taken username,
+ * the pending keys are deleted so that the user can pick another name.
+ */
+export async function sendRegistration(
+  store: LocalStore,
+  options: { readonly fetch?: typeof fetch } = {},
+): Promise<RegistrationOutcome> {
+  const request = await store.pendingRegistration();
+  if (!request) return { status: 'registered' };
+  const userId = request.certificate.userId;
 
   const post = options.fetch ?? fetch;
   let response: Response;
@@ -65,37 +111,115 @@ export async function registerAccount(
     response = await post('/api/accounts', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(toRegisterRequest(keys)),
+      body: JSON.stringify(request),
     });
   } catch (cause) {
-    throw new ClientError(
+    const error = new ClientError(
       'offline',
-      'The relay could not be reached. Check the connection and try again.',
+      'The relay could not be reached.',
       { cause },
     );
-  }
-  if (!response.ok) {
-    const code = await response
-      .json()
-      .then((body: unknown) =>
-        typeof body === 'object' && body !== null && 'code' in body
-          ? body.code
-          : undefined,
-      )
-      .catch(() => undefined);
-    log.warn('registration rejected', { status: response.status });
-    if (response.status === 409 || code === ErrorCode.usernameTaken) {
-      throw new ClientError(
-        'username-taken',
-        `The username "${userId}" is taken. Choose another one.`,
-      );
-    }
-    throw new ClientError(
-      'relay-error',
-      `The relay rejected the registration (HTTP ${response.status}). ` +
-        'Try again later.',
-    );
+    return { status: 'retry', error };
   }
 
-  return LocalStore.create(db, keys, await generateAesKey(), random);
+  if (response.ok) {
+    await store.markRegistered();
+    return { status: 'registered' };
+  }
+  const code = await errorBodyCode(response);
+  log.warn('registration request failed', { status: response.status });
+  if (isTransientStatus(response.status)) {
+    const error = new ClientError(
+      'relay-error',
+      'The relay did not accept the registration yet ' +
+        `(HTTP ${response.status}).`,
+    );
+    return { status: 'retry', error };
+  }
+
+  await store.deletePendingAccount();
+  if (response.status === 409 || code === ErrorCode.usernameTaken) {
+    const error = new ClientError(
+      'username-taken',
+      `The username "${userId}" is taken. Choose another one.`,
+    );
+    return { status: 'rejected', error };
+  }
+  const error = new ClientError(
+    'relay-error',
+    `The relay rejected the registration (HTTP ${response.status}). ` +
+      'Try again later.',
+  );
+  return { status: 'rejected', error };
+}
+
+/**
+ * Returns true for statuses after which the same request may succeed:
+ * timeouts, rate limits and server errors.
+ */
+function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/** First wait before a registration is sent again, in ms. */
+export const REGISTRATION_RETRY_BASE_MS = 2_000;
+/** Maximum wait between two registration attempts, in ms. */
+export const REGISTRATION_RETRY_MAX_MS = 60_000;
+
+/**
+ * Returns the wait after failed attempt number `attempt` (counted from 1),
+ * which doubles from the base up to the maximum.
+ */
+export function registrationRetryDelay(attempt: number): number {
+  const exponent = Math.min(Math.max(attempt - 1, 0), 16);
+  return Math.min(
+    REGISTRATION_RETRY_BASE_MS * 2 ** exponent,
+    REGISTRATION_RETRY_MAX_MS,
+  );
+}
+
+/** State of a registration waiting for its next attempt. */
+export interface RegistrationRetry {
+  /** Failed attempts so far. */
+  readonly attempt: number;
+  readonly error: ClientError;
+  /** Wait before the next attempt, in ms. */
+  readonly retryInMs: number;
+}
+
+export interface FinishRegistrationOptions {
+  readonly fetch?: typeof fetch;
+  /** Resolves when the next attempt may start, possibly before `ms`. */
+  readonly wait: (ms: number) => Promise<void>;
+  /** Called before each attempt, with the number of earlier attempts. */
+  readonly onAttempt?: (previousAttempts: number) => void;
+  readonly onRetry?: (retry: RegistrationRetry) => void;
+  /**
+   * Abort signal that ends the retries, after which `finishRegistration`
+   * returns false.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Sends the pending registration until the relay accepts it, waiting
+ * longer after each failed attempt. Returns true once registered and
+ * false when `signal` stopped it. Throws the `ClientError` of a permanent
+ * rejection, after the pending keys were deleted.
+ */
+export async function finishRegistration(
+  store: LocalStore,
+  options: FinishRegistrationOptions,
+): Promise<boolean> {
+  for (let attempt = 1; !options.signal?.aborted; attempt++) {
+    options.onAttempt?.(attempt - 1);
+    const outcome = await sendRegistration(store, options);
+    if (outcome.status === 'registered') return true;
+    if (outcome.status === 'rejected') throw outcome.error;
+    const retryInMs = registrationRetryDelay(attempt);
+    log.info('registration retry scheduled', { attempt, retryInMs });
+    options.onRetry?.({ attempt, error: outcome.error, retryInMs });
+    await options.wait(retryInMs);
+  }
+  return false;
 }

@@ -22,7 +22,7 @@ import type {
 import type { RandomSource } from '../../../shared/crypto/random';
 import { openRecord, sealRecord } from '../../../shared/crypto/sealed-storage';
 import type { PrekeyLookup } from '../../../shared/crypto/session';
-import type { Address } from '../../../shared/wire/schemas';
+import type { Address, RegisterRequest } from '../../../shared/wire/schemas';
 import { ClientError, identityChanged } from '../errors';
 import type { CloakDb } from './db';
 import {
@@ -145,6 +145,21 @@ async function inTransaction<S extends StoreNames<CloakSchema>[], T>(
   }
 }
 
+/** Every object store, which together hold one account. */
+const ACCOUNT_STORES = [
+  'identity',
+  'storageKey',
+  'settings',
+  'prekeys',
+  'sessions',
+  'contacts',
+  'setupIds',
+  'conversations',
+  'messages',
+  'processed',
+  'outbox',
+] as const satisfies readonly StoreNames<CloakSchema>[];
+
 /** Settings of a row written before a field existed take these values. */
 const DEFAULT_SETTINGS: SettingsRow = {
   storageNoticeShown: false,
@@ -180,12 +195,15 @@ export class LocalStore {
   /**
    * Stores a new account's identity, storage key and private prekeys in one
    * transaction. ML-KEM secret keys are sealed with the storage key first.
+   * With `pendingRegistration`, the account is marked as not yet confirmed
+   * by the relay until `markRegistered` runs.
    */
   static async create(
     db: CloakDb,
     keys: AccountKeys,
     storageKey: CryptoKey,
     random: RandomSource,
+    options: { readonly pendingRegistration?: RegisterRequest } = {},
   ): Promise<LocalStore> {
     const store = new LocalStore(db, storageKey, random);
     const pqRows = await Promise.all(
@@ -206,6 +224,9 @@ export class LocalStore {
     const settings: SettingsRow = {
       storageNoticeShown: false,
       nextOneTimePrekeyId: Math.max(0, ...oneTimeIds) + 1,
+      ...(options.pendingRegistration
+        ? { pendingRegistration: options.pendingRegistration }
+        : {}),
     };
     const stores: ['identity', 'storageKey', 'settings', 'prekeys'] = [
       'identity',
@@ -296,6 +317,41 @@ export class LocalStore {
   async settings(): Promise<SettingsRow> {
     const row = await this.db.get('settings', SELF);
     return { ...DEFAULT_SETTINGS, ...row };
+  }
+
+  /** Returns the registration request the relay has not confirmed yet. */
+  async pendingRegistration(): Promise<RegisterRequest | undefined> {
+    return (await this.settings()).pendingRegistration;
+  }
+
+  /** Records that the relay has accepted the registration request. */
+  async markRegistered(): Promise<void> {
+    await inTransaction(this.db, ['settings'], async (tx) => {
+      const settings = tx.objectStore('settings');
+      const row = await settings.get(SELF);
+      if (!row?.pendingRegistration) return;
+      const { pendingRegistration: _confirmed, ...registered } = row;
+      await settings.put(registered, SELF);
+    });
+  }
+
+  /**
+   * Deletes an account whose registration the relay rejected, so that the
+   * user can pick another username. Throws `storage-failed` for an account
+   * that is registered, which this never deletes.
+   */
+  async deletePendingAccount(): Promise<void> {
+    const stores = [...ACCOUNT_STORES];
+    await inTransaction(this.db, stores, async (tx) => {
+      const row = await tx.objectStore('settings').get(SELF);
+      if (!row?.pendingRegistration) {
+        throw new ClientError(
+          'storage-failed',
+          'The account is registered, so it was not deleted.',
+        );
+      }
+      for (const name of stores) await tx.objectStore(name).clear();
+    });
   }
 
   /**

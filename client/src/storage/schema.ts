@@ -8,7 +8,10 @@
 import type { DBSchema } from 'idb';
 import type { Bytes } from '../../../shared/crypto/bytes';
 import type { LocalIdentity } from '../../../shared/crypto/keys';
-import type { OutgoingEnvelope } from '../../../shared/wire/schemas';
+import type {
+  OutgoingEnvelope,
+  RegisterRequest,
+} from '../../../shared/wire/schemas';
 
 export const DB_NAME = 'cloak';
 export const DB_VERSION = 1;
@@ -24,6 +27,12 @@ export interface SettingsRow {
   readonly storageNoticeShown: boolean;
   /** Next free key id for one-time prekeys (X25519 and ML-KEM share it). */
   readonly nextOneTimePrekeyId: number;
+  /**
+   * The registration request (public keys and signatures only), kept while
+   * the relay has not confirmed it, so that the same request can be sent
+   * again. Absent once the account is registered.
+   */
+  readonly pendingRegistration?: RegisterRequest;
 }
 
 export type PrekeyRow =
