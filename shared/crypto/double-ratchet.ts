@@ -295,19 +295,14 @@ interface DecryptContext {
 }
 
 /**
- * Advances `chain` to message `counter`, storing the keys it skips, and
- * returns that message's key. Throws `too-many-skipped` past `MAX_SKIP`.
+ * Checks that a chain at `chainKey` may advance to message `counter`.
+ * Throws `too-many-skipped` past `MAX_SKIP`.
  */
-async function advanceChain(
-  chain: ReceivingChain,
+function checkGap(
+  chainKey: ChainKey,
   counter: number,
-  context: DecryptContext,
-): Promise<{ chain: ReceivingChain; chainKey: ChainKey }> {
-  const { now, operation } = context;
-  let chainKey = chain.chainKey;
-  if (chainKey === undefined) {
-    throw new CryptoError('invalid-state', operation, 'receiving chain closed');
-  }
+  operation: string,
+): void {
   const gap = counter - chainKey.index;
   if (gap > MAX_SKIP) {
     throw new CryptoError(
@@ -316,80 +311,113 @@ async function advanceChain(
       `message ${counter} would skip ${gap} keys after message ${chainKey.index - 1}, at most ${MAX_SKIP} allowed`,
     );
   }
+}
+
+/**
+ * Walks a chain from `chainKey` to message `counter`. Returns the chain key
+ * of that message and those of the messages it skips, whose message keys
+ * `storeSkipped` derives once the message is authentic.
+ */
+async function walkChain(
+  chainKey: ChainKey,
+  counter: number,
+  operation: string,
+): Promise<{ target: ChainKey; skipped: ChainKey[] }> {
+  checkGap(chainKey, counter, operation);
+  const skipped: ChainKey[] = [];
+  let target = chainKey;
+  while (target.index < counter) {
+    skipped.push(target);
+    target = await target.next();
+  }
+  return { target, skipped };
+}
+
+/** Stores the message keys of skipped chain keys in `chain`. */
+async function storeSkipped(
+  chain: ReceivingChain,
+  skipped: readonly ChainKey[],
+  context: DecryptContext,
+): Promise<ReceivingChain> {
   const skippedKeys = [...chain.skippedKeys];
-  while (chainKey.index < counter) {
+  for (const chainKey of skipped) {
     skippedKeys.push({
       counter: chainKey.index,
       messageKey: await chainKey.messageKey(),
-      storedAt: now,
+      storedAt: context.now,
     });
-    chainKey = await chainKey.next();
   }
-  context.skippedKeysAdded += gap;
+  context.skippedKeysAdded += skipped.length;
   return {
-    chain: {
-      ...chain,
-      chainKey,
-      skippedKeys: skippedKeys.slice(-MAX_SKIPPED_KEYS_PER_CHAIN),
-    },
-    chainKey,
+    ...chain,
+    skippedKeys: skippedKeys.slice(-MAX_SKIPPED_KEYS_PER_CHAIN),
   };
 }
 
-/** Closes the current receiving chain, storing the keys up to `length`. */
+/** Checks, before any key is derived, that a chain may close at `length`. */
+function checkClose(
+  chain: ReceivingChain | undefined,
+  length: number,
+  operation: string,
+): void {
+  if (chain?.chainKey === undefined) return;
+  if (length < chain.chainKey.index) {
+    throw new CryptoError(
+      'invalid-message',
+      operation,
+      `previous chain length ${length} is below the ${chain.chainKey.index} messages already received`,
+    );
+  }
+  checkGap(chain.chainKey, length, operation);
+}
+
+/** Closes a receiving chain, storing the keys of its messages up to `length`. */
 async function closeChain(
   chain: ReceivingChain,
   length: number,
   context: DecryptContext,
 ): Promise<ReceivingChain> {
   if (chain.chainKey === undefined) return chain;
-  if (length < chain.chainKey.index) {
-    throw new CryptoError(
-      'invalid-message',
-      context.operation,
-      `previous chain length ${length} is below the ${chain.chainKey.index} messages already received`,
-    );
-  }
-  const { chain: advanced } = await advanceChain(chain, length, context);
-  return { ...advanced, chainKey: undefined };
+  const { skipped } = await walkChain(
+    chain.chainKey,
+    length,
+    context.operation,
+  );
+  const closed = await storeSkipped(chain, skipped, context);
+  return { ...closed, chainKey: undefined };
 }
 
 /**
- * DH ratchet step on a new ratchet key from the other party: close the
- * current receiving chain, derive the new receiving chain from
- * DH(our key, their key), then a new key pair and sending chain from
- * DH(new key, their key).
+ * Completes a DH ratchet step once the first message on a new ratchet key
+ * from the other party is authentic: closes the previous receiving chain,
+ * then makes a new key pair and sending chain from DH(new key, their key).
+ * The new receiving chain and `rootKey` come from DH(our key, their key).
  */
-async function dhRatchetStep(
+async function completeDhRatchetStep(
   state: RatchetState,
+  chains: readonly ReceivingChain[],
+  receiving: ReceivingChain,
+  rootKey: RootKey,
   header: MessageHeader,
   random: RandomSource,
   context: DecryptContext,
 ): Promise<RatchetState> {
-  const [current, ...older] = state.receivingChains;
+  const [current, ...older] = chains;
   const closed =
     current === undefined
       ? []
       : [await closeChain(current, header.previousChainLength, context)];
-  const receiving = await state.rootKey.step(
-    await x25519(state.ourRatchetKey.privateKey, header.ratchetKey),
-  );
   const ourRatchetKey = await newRatchetKey(random);
-  const sending = await receiving.rootKey.step(
+  const sending = await rootKey.step(
     await x25519(ourRatchetKey.privateKey, header.ratchetKey),
   );
-  const newChain: ReceivingChain = {
-    theirRatchetKey: header.ratchetKey,
-    chainKey: receiving.chainKey,
-    skippedKeys: [],
-  };
   return {
     ...state,
     rootKey: sending.rootKey,
     ourRatchetKey,
     sendingChain: sending.chainKey,
     previousSendingChainLength: state.sendingChain?.index ?? 0,
-    receivingChains: [newChain, ...closed, ...older].slice(
+    receivingChains: [receiving, ...closed, ...older].slice(
       0,
       1 + MAX_OLD_RECEIVING_CHAINS,
     ),
@@ -451,6 +479,12 @@ export function skippedKeyCount(state: RatchetState): number {
  * was already used or evicted. `droppedKeys` counts skipped message keys
  * deleted unused (expired or evicted by a limit): each is a message that can
  * no longer be decrypted.
+ *
+ * Before the tag is checked, only the work that this message's key needs
+ * runs: one DH and root step for a new ratchet key, and at most `MAX_SKIP`
+ * chain steps. Skipped message keys, the closing of the previous chain and
+ * the new sending chain are derived only for an authentic message, so a
+ * forged one costs little even when tried in every earlier session.
  */
 export async function ratchetDecrypt(
   state: RatchetState,
@@ -463,48 +497,39 @@ export async function ratchetDecrypt(
   const header = parseHeader(message);
   const headerBytes = message.subarray(0, HEADER_LENGTH);
   const ciphertext = message.subarray(HEADER_LENGTH);
-  let working: RatchetState = {
-    ...state,
-    receivingChains: withoutExpiredKeys(state.receivingChains, now),
-  };
+  const chains = withoutExpiredKeys(state.receivingChains, now);
 
-  let chainIndex = working.receivingChains.findIndex((chain) =>
+  const chainIndex = chains.findIndex((chain) =>
     constantTimeEqual(chain.theirRatchetKey, header.ratchetKey),
   );
-  if (chainIndex < 0) {
-    working = await dhRatchetStep(working, header, random, context);
-    chainIndex = 0;
-  }
-  const chains = [...working.receivingChains];
-  const chain = chains[chainIndex];
+  let chain = chains[chainIndex];
+  let rootKey = state.rootKey;
   if (chain === undefined) {
-    throw new CryptoError(
-      'invalid-state',
-      operation,
-      'missing receiving chain',
+    checkClose(chains[0], header.previousChainLength, operation);
+    const receiving = await state.rootKey.step(
+      await x25519(state.ourRatchetKey.privateKey, header.ratchetKey),
     );
+    rootKey = receiving.rootKey;
+    chain = {
+      theirRatchetKey: header.ratchetKey,
+      chainKey: receiving.chainKey,
+      skippedKeys: [],
+    };
   }
 
-  let messageKey: SecretBytes;
   const skipped = chain.skippedKeys.find(
     (key) => key.counter === header.counter,
   );
+  let messageKey: SecretBytes;
+  let walk: { target: ChainKey; skipped: ChainKey[] } | undefined;
   if (skipped !== undefined) {
     messageKey = skipped.messageKey;
-    chains[chainIndex] = {
-      ...chain,
-      skippedKeys: chain.skippedKeys.filter((key) => key !== skipped),
-    };
   } else if (
     chain.chainKey !== undefined &&
     header.counter >= chain.chainKey.index
   ) {
-    const advanced = await advanceChain(chain, header.counter, context);
-    messageKey = await advanced.chainKey.messageKey();
-    chains[chainIndex] = {
-      ...advanced.chain,
-      chainKey: await advanced.chainKey.next(),
-    };
+    walk = await walkChain(chain.chainKey, header.counter, operation);
+    messageKey = await walk.target.messageKey();
   } else {
     throw new CryptoError(
       'duplicate-message',
@@ -517,9 +542,41 @@ export async function ratchetDecrypt(
     messageKey,
     header.salt,
     ciphertext,
-    messageAssociatedData(working, opposite(working.direction), headerBytes),
+    messageAssociatedData(state, opposite(state.direction), headerBytes),
   );
-  const result = { ...working, receivingChains: capSkippedKeys(chains) };
+
+  // The message is authentic: store what it skipped and update the chains.
+  let received: ReceivingChain;
+  if (walk === undefined) {
+    received = {
+      ...chain,
+      skippedKeys: chain.skippedKeys.filter((key) => key !== skipped),
+    };
+  } else {
+    const stored = await storeSkipped(chain, walk.skipped, context);
+    received = { ...stored, chainKey: await walk.target.next() };
+  }
+  let next: RatchetState;
+  if (chainIndex < 0) {
+    next = await completeDhRatchetStep(
+      state,
+      chains,
+      received,
+      rootKey,
+      header,
+      random,
+      context,
+    );
+  } else {
+    const receivingChains = [...chains];
+    receivingChains[chainIndex] = received;
+    next = { ...state, receivingChains };
+  }
+
+  const result = {
+    ...next,
+    receivingChains: capSkippedKeys(next.receivingChains),
+  };
   const keysBefore =
     skippedKeyCount(state) +
     context.skippedKeysAdded -

@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type Bytes, concat, toHex, toBase64Url } from './bytes';
 import { signDeviceCertificate } from './certificate';
 import { HEADER_LENGTH, skippedKeyCount } from './double-ratchet';
@@ -13,7 +13,7 @@ import {
   SKIPPED_KEY_MAX_AGE_MS,
 } from './limits';
 import { paddedLength } from './padding';
-import { generateAesKey } from './primitives';
+import { generateAesKey, generateX25519KeyPair } from './primitives';
 import { systemRandom } from './random';
 import { openRecord, sealRecord } from './sealed-storage';
 import {
@@ -312,6 +312,41 @@ describe('post-compromise security', () => {
 });
 
 describe('out-of-order limits', () => {
+  it('bounds HMACs before authentication', async () => {
+    // A forged message with a new ratchet key, previous chain length
+    // MAX_SKIP and message number MAX_SKIP. Before its tag is checked, only
+    // the walk to its own message key may run: the keys it would skip are
+    // derived only for an authentic message.
+    const { alice, bob } = await pair();
+    const { bobRecord } = await startSession(alice, bob);
+    const forgedKey = await generateX25519KeyPair(random, {
+      extractable: false,
+    });
+    const header = concat(
+      new Uint8Array([1, 1]),
+      forgedKey.publicKey,
+      new ByteWriter().u32(MAX_SKIP).u32(MAX_SKIP).finish(),
+      new Uint8Array(16),
+    );
+    const body = concat(header, new Uint8Array(160 + 16));
+    const subtle = globalThis.crypto.subtle;
+    const sign = vi.spyOn(subtle, 'sign');
+    try {
+      await expectRejected(
+        bobRecord,
+        bob,
+        () => receive(bobRecord, bob, alice, { kind: 'message', body }, random),
+        'decryption-failed',
+      );
+      const hmacCalls = sign.mock.calls.filter(
+        ([algorithm]) => algorithm === 'HMAC',
+      ).length;
+      expect(hmacCalls).toBe(MAX_SKIP + 1);
+    } finally {
+      sign.mockRestore();
+    }
+  });
+
   it('accepts a gap at the limit, rejects one past', async () => {
     const { alice, bob } = await pair();
     const { record } = await initiateSession(
