@@ -481,10 +481,10 @@ export function skippedKeyCount(state: RatchetState): number {
  * no longer be decrypted.
  *
  * Before the tag is checked, only the work that this message's key needs
- * runs: one DH and root step for a new ratchet key, and at most `MAX_SKIP`
- * chain steps. Skipped message keys, the closing of the previous chain and
- * the new sending chain are derived only for an authentic message, so a
- * forged one costs little even when tried in every earlier session.
+ * runs: one DH and root step for a new ratchet key, at most `MAX_SKIP`
+ * chain steps and one message key. Skipped message keys, the closing of the
+ * previous chain and the new sending chain are derived only for an
+ * authentic message.
  */
 export async function ratchetDecrypt(
   state: RatchetState,
