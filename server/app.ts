@@ -5,6 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Server } from 'socket.io';
@@ -18,11 +19,15 @@ import {
 import { createHttpApp } from './http';
 import { type Logger, createLogger, moduleLogger } from './logger';
 import {
+  type ConnectionLimits,
   DeviceAndAddressLimiter,
+  RateLimiter,
   type RateLimitOverrides,
+  resolveConnectionLimits,
   resolveRateLimits,
 } from './rate-limit';
 import { handleConnection } from './socket/connection';
+import { ConnectionGate } from './socket/connection-limits';
 import { DeliveryHub } from './socket/delivery';
 import type { RelayContext } from './socket/session';
 import type { RelayServer } from './socket/types';
@@ -46,14 +51,25 @@ export interface RelayOptions {
    */
   readonly publicOrigin?: string;
   readonly rateLimits?: RateLimitOverrides;
+  /** Caps on concurrent Socket.IO connections per remote address. */
+  readonly connectionLimits?: Partial<ConnectionLimits>;
+  /** Certificate and private key in PEM; the relay then serves HTTPS only. */
+  readonly tls?: TlsCredentials;
   /** Lifetime of a sign-in nonce in ms; tests shorten it. */
   readonly signInNonceTtlMs?: number;
   /** Envelopes emitted to one socket before it must acknowledge some. */
   readonly deliveryWindow?: number;
 }
 
+export interface TlsCredentials {
+  /** Certificate chain in PEM, leaf first. */
+  readonly cert: string | Buffer;
+  /** Private key of the leaf certificate in PEM. */
+  readonly key: string | Buffer;
+}
+
 export interface Relay {
-  /** Base URL, such as `http://127.0.0.1:3000`. */
+  /** Base URL, such as `http://127.0.0.1:3000` or `https://…` with TLS. */
   readonly url: string;
   readonly port: number;
   close(): Promise<void>;
@@ -61,6 +77,8 @@ export interface Relay {
 
 const DATABASE_FILE = 'cloak.sqlite';
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
+/** Time a new transport has to join the namespace before it is closed. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export async function createRelay(options: RelayOptions): Promise<Relay> {
   const root = options.logger ?? createLogger();
@@ -72,25 +90,44 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     synchronous: options.synchronous ?? 'NORMAL',
   });
   const limits = resolveRateLimits(options.rateLimits);
+  const scheme = options.tls ? 'https' : 'http';
+  const gate = new ConnectionGate(
+    resolveConnectionLimits(options.connectionLimits),
+    logger,
+  );
 
   const app = createHttpApp({
     store,
     logger: moduleLogger(root, 'http'),
     registerRate: limits.register,
     clientDir: options.clientDir ?? path.resolve('dist/client'),
+    tls: options.tls !== undefined,
   });
-  const httpServer = createServer(app);
+  const httpServer = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, app)
+    : createServer(app);
   const io: RelayServer = new Server(httpServer, {
     maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
     serveClient: false,
+    connectTimeout: CONNECT_TIMEOUT_MS,
     allowRequest: (request, callback) => {
       // Browsers send Origin, and a page of another site must not connect.
       const origin = request.headers.origin;
       const expected =
-        options.publicOrigin ?? `http://${request.headers.host ?? ''}`;
-      callback(null, origin === undefined || origin === expected);
+        options.publicOrigin ?? `${scheme}://${request.headers.host ?? ''}`;
+      if (origin !== undefined && origin !== expected) {
+        callback('Origin not allowed', false);
+        return;
+      }
+      if (!gate.allowsTransport(request)) {
+        callback('Too many connections from this address', false);
+        return;
+      }
+      callback(null, true);
     },
   });
+  gate.install(io);
+  const addressEvents = new RateLimiter(limits.addressEvents);
 
   const delivery = new DeliveryHub();
   const context: RelayContext = {
@@ -108,12 +145,18 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
       envelopes: moduleLogger(root, 'envelopes'),
     },
     publicOrigin: options.publicOrigin,
+    scheme,
     signInNonceTtlMs: options.signInNonceTtlMs ?? SIGN_IN_NONCE_TTL_MS,
     deliveryWindow: options.deliveryWindow ?? MAX_ACK_IDS,
     now: Date.now,
   };
   io.on('connection', (socket) => {
-    handleConnection(context, socket, limits.socketEvents, logger);
+    handleConnection(
+      context,
+      socket,
+      { socketEvents: limits.socketEvents, addressEvents, gate },
+      logger,
+    );
     logger.debug(
       {
         event: 'connect',
@@ -152,8 +195,8 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     });
   });
   const port = (httpServer.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ event: 'start', host, port }, 'relay started');
+  const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  logger.info({ event: 'start', host, port, scheme }, 'relay started');
 
   let closing: Promise<void> | undefined;
   const close = () => {

@@ -83,6 +83,8 @@ export interface RateLimits {
   readonly register: Rate;
   /** Every Socket.IO event, keyed by socket. */
   readonly socketEvents: Rate;
+  /** Every Socket.IO event, keyed by address across its connections. */
+  readonly addressEvents: Rate;
 }
 
 /**
@@ -105,6 +107,7 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   },
   register: { perSecond: 1, burst: 20 },
   socketEvents: { perSecond: 100, burst: 300 },
+  addressEvents: { perSecond: 500, burst: 1500 },
 };
 
 /** Overrides for `DEFAULT_RATE_LIMITS`, one limit at a time. */
@@ -123,6 +126,7 @@ export function resolveRateLimits(
     send: { ...DEFAULT_RATE_LIMITS.send, ...overrides.send },
     register: overrides.register ?? DEFAULT_RATE_LIMITS.register,
     socketEvents: overrides.socketEvents ?? DEFAULT_RATE_LIMITS.socketEvents,
+    addressEvents: overrides.addressEvents ?? DEFAULT_RATE_LIMITS.addressEvents,
   };
 }
 
@@ -142,5 +146,54 @@ export class DeviceAndAddressLimiter {
     const deviceAllowed = this.device.take(deviceKey);
     const addressAllowed = this.address.take(address);
     return deviceAllowed && addressAllowed;
+  }
+}
+
+/** Caps on concurrent Socket.IO connections from one remote address. */
+export interface ConnectionLimits {
+  /** Open connections, signed in or not. */
+  readonly perAddress: number;
+  /** Open connections that have not completed sign-in yet. */
+  readonly unsignedPerAddress: number;
+}
+
+/**
+ * Defaults with room for a household or an office behind one NAT address,
+ * each person with a few tabs, while one script cannot hold thousands of
+ * sockets open.
+ */
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  perAddress: 100,
+  unsignedPerAddress: 25,
+};
+
+export function resolveConnectionLimits(
+  overrides: Partial<ConnectionLimits> = {},
+): ConnectionLimits {
+  return { ...DEFAULT_CONNECTION_LIMITS, ...overrides };
+}
+
+/** Open connections per key, admitted up to a maximum. */
+export class ConnectionCounter {
+  private readonly counts = new Map<string, number>();
+
+  constructor(readonly max: number) {}
+
+  /** Counts one more connection for `key`; returns false at the maximum. */
+  add(key: string): boolean {
+    const count = this.counts.get(key) ?? 0;
+    if (count >= this.max) return false;
+    this.counts.set(key, count + 1);
+    return true;
+  }
+
+  remove(key: string): void {
+    const count = this.counts.get(key) ?? 0;
+    if (count <= 1) this.counts.delete(key);
+    else this.counts.set(key, count - 1);
+  }
+
+  count(key: string): number {
+    return this.counts.get(key) ?? 0;
   }
 }

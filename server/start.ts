@@ -1,14 +1,16 @@
 /**
  * Starts the relay from the environment: PORT (default 3000, 0 picks a free
  * port), HOST (default 127.0.0.1), DATA_DIR (default ./data),
- * SQLITE_SYNCHRONOUS (NORMAL or FULL), PUBLIC_ORIGIN and LOG_LEVEL (pino
- * level, default info). Builds the client first when
+ * SQLITE_SYNCHRONOUS (NORMAL or FULL), PUBLIC_ORIGIN, LOG_LEVEL (pino
+ * level, default info), and TLS_CERT and TLS_KEY (PEM files; both set serve
+ * HTTPS, neither serves HTTP). Builds the client first when
  * `dist/client/index.html` is missing, then logs one line,
  * `Cloak is ready at <url>`, with a `url` field.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createRelay } from './app';
+import { createSecureContext } from 'node:tls';
+import { type TlsCredentials, createRelay } from './app';
 import { createLogger, moduleLogger } from './logger';
 import type { SynchronousMode } from './store/sqlite';
 
@@ -34,6 +36,44 @@ function readSynchronous(value: string | undefined): SynchronousMode {
   return mode;
 }
 
+function readPemFile(variable: 'TLS_CERT' | 'TLS_KEY', file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new Error(
+      `Cannot read ${variable} file "${file}" (${reason}). Set ${variable} to a readable PEM file.`,
+    );
+  }
+}
+
+function readTls(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+): TlsCredentials | undefined {
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) {
+    const missing = certFile ? 'TLS_KEY' : 'TLS_CERT';
+    throw new Error(
+      `${missing} is missing: set both TLS_CERT and TLS_KEY to PEM files to serve HTTPS, or neither to serve HTTP.`,
+    );
+  }
+  const credentials = {
+    cert: readPemFile('TLS_CERT', certFile),
+    key: readPemFile('TLS_KEY', keyFile),
+  };
+  try {
+    // Parses both files now, so a bad file fails with the variable names.
+    createSecureContext(credentials);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `Invalid TLS_CERT "${certFile}" or TLS_KEY "${keyFile}": ${reason}. Both must be PEM, and the key must match the certificate.`,
+    );
+  }
+  return credentials;
+}
+
 async function buildClientIfMissing(log: ReturnType<typeof createLogger>) {
   if (existsSync(path.join(CLIENT_DIR, 'index.html'))) return;
   if (!existsSync(VITE_CONFIG)) {
@@ -51,6 +91,7 @@ async function buildClientIfMissing(log: ReturnType<typeof createLogger>) {
 async function main(): Promise<void> {
   const root = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
   const log = moduleLogger(root, 'relay');
+  const tls = readTls(process.env.TLS_CERT, process.env.TLS_KEY);
   const relay = await (async () => {
     await buildClientIfMissing(log);
     return createRelay({
@@ -61,6 +102,7 @@ async function main(): Promise<void> {
       publicOrigin: process.env.PUBLIC_ORIGIN || undefined,
       clientDir: CLIENT_DIR,
       logger: root,
+      tls,
     });
   })();
   log.info({ url: relay.url }, `Cloak is ready at ${relay.url}`);

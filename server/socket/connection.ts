@@ -1,7 +1,8 @@
 /**
- * Wires each Socket.IO connection: the per-socket flood limit, the sign-in
- * gate, payload validation and `Reply` acknowledgements. A handler error
- * becomes `{ ok: false, error }`, and the socket and the relay stay up.
+ * Wires each Socket.IO connection: the per-socket and per-address event
+ * limits, the sign-in gate, payload validation and `Reply` acknowledgements.
+ * A handler error becomes `{ ok: false, error }`, and the socket and the
+ * relay stay up.
  */
 import { ErrorCode, type Reply } from '../../shared/wire/errors';
 import type { ClientToServerEvents } from '../../shared/wire/events';
@@ -9,6 +10,7 @@ import type { Address } from '../../shared/wire/schemas';
 import { RelayError, toWireError } from '../errors';
 import type { Logger } from '../logger';
 import { RateLimiter, type Rate } from '../rate-limit';
+import type { ConnectionGate } from './connection-limits';
 import { acknowledgeEnvelopes, sendEnvelope } from './envelopes';
 import { fetchBundles, uploadPrekeys } from './keys';
 import { type RelayContext, SocketSession } from './session';
@@ -24,6 +26,15 @@ type DeviceHandler = (
   payload: unknown,
 ) => Promise<unknown>;
 
+/** Limits shared by every connection, and the per-socket event rate. */
+export interface ConnectionLimiters {
+  /** Every event on one socket. */
+  readonly socketEvents: Rate;
+  /** Every event from one address, across its sockets. */
+  readonly addressEvents: RateLimiter;
+  readonly gate: ConnectionGate;
+}
+
 /** Socket.IO's untyped listener view, since payloads are validated here. */
 interface UntypedSocket {
   on(event: string, listener: (...args: unknown[]) => void): void;
@@ -33,11 +44,11 @@ interface UntypedSocket {
 export function handleConnection(
   context: RelayContext,
   socket: RelaySocket,
-  floodRate: Rate,
+  limiters: ConnectionLimiters,
   logger: Logger,
 ): void {
   const session = new SocketSession(socket, socket.handshake.address);
-  const flood = new RateLimiter(floodRate);
+  const flood = new RateLimiter(limiters.socketEvents);
   const untyped = socket as unknown as UntypedSocket;
 
   const signedIn =
@@ -90,6 +101,12 @@ export function handleConnection(
           'Too many events on this connection. Slow down and retry.',
         );
       }
+      if (!limiters.addressEvents.take(session.remoteAddress)) {
+        throw new RelayError(
+          ErrorCode.rateLimited,
+          'Too many events from this address. Slow down and retry.',
+        );
+      }
       if (!handler) {
         throw new RelayError(
           ErrorCode.invalidRequest,
@@ -97,6 +114,7 @@ export function handleConnection(
         );
       }
       reply = { ok: true, value: await handler(session, payload) };
+      if (session.device) limiters.gate.signedIn(socket);
     } catch (error) {
       const wire = toWireError(error);
       if (wire.code === ErrorCode.internal) {

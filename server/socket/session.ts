@@ -23,8 +23,10 @@ export interface RelayContext {
     readonly keys: Logger;
     readonly envelopes: Logger;
   };
-  /** Origin signed at sign-in; `http://` + the Host header when undefined. */
+  /** Origin signed at sign-in; `scheme://` + the Host header when undefined. */
   readonly publicOrigin: string | undefined;
+  /** Scheme of the relay's own origin: `https` when it serves TLS. */
+  readonly scheme: 'http' | 'https';
   readonly signInNonceTtlMs: number;
   /** Envelopes emitted to one socket and not yet acknowledged, at most. */
   readonly deliveryWindow: number;

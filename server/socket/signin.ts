@@ -77,7 +77,8 @@ export async function finishSignIn(
   const { address } = pending;
   const certificate = await context.store.getDevice(address);
   const origin =
-    context.publicOrigin ?? `http://${session.socket.handshake.headers.host}`;
+    context.publicOrigin ??
+    `${context.scheme}://${session.socket.handshake.headers.host}`;
   const valid =
     certificate !== undefined &&
     (await verifySignIn(

@@ -1,6 +1,19 @@
+import { browserTimeFormatter, isoTime } from './format-time';
+import { useNow } from './use-now';
+
+export interface LastMessage {
+  /** `notice` is a note from Cloak itself, such as missing messages. */
+  readonly direction: 'in' | 'out' | 'notice';
+  readonly text: string;
+}
+
 export interface ConversationItem {
   readonly peerId: string;
   readonly unread: number;
+  /** Time of the last message, or of the conversation's creation. */
+  readonly lastActivity: number;
+  /** Newest row of the thread, absent while the thread is empty. */
+  readonly lastMessage: LastMessage | undefined;
 }
 
 export interface ConversationListProps {
@@ -9,11 +22,23 @@ export interface ConversationListProps {
   readonly onOpen: (peerId: string) => void;
 }
 
+function previewText(lastMessage: LastMessage | undefined): string {
+  if (lastMessage === undefined) return 'No messages yet';
+  if (lastMessage.direction === 'out') return `You: ${lastMessage.text}`;
+  return lastMessage.text;
+}
+
+/**
+ * Lists conversations as the store orders them, newest activity first.
+ * Each item reads the username first, then the unread count, the preview
+ * and the time, whatever the visual layout.
+ */
 export function ConversationList({
   conversations,
   activePeer,
   onOpen,
 }: ConversationListProps) {
+  const now = useNow();
   return (
     <nav className="conversations" aria-labelledby="conversations-title">
       <h2 id="conversations-title">Conversations</h2>
@@ -21,10 +46,11 @@ export function ConversationList({
         <p className="hint">No conversations yet.</p>
       )}
       <ul aria-label="Conversations">
-        {conversations.map(({ peerId, unread }) => (
+        {conversations.map(({ peerId, unread, lastActivity, lastMessage }) => (
           <li key={peerId}>
             <button
               type="button"
+              data-peer={peerId}
               aria-current={peerId === activePeer ? 'true' : undefined}
               onClick={() => onOpen(peerId)}
             >
@@ -35,6 +61,14 @@ export function ConversationList({
                   <span className="visually-hidden"> unread</span>
                 </span>
               )}
+              <span
+                className={`preview preview-${lastMessage?.direction ?? 'empty'}`}
+              >
+                {previewText(lastMessage)}
+              </span>
+              <time className="activity" dateTime={isoTime(lastActivity)}>
+                {browserTimeFormatter.listTime(lastActivity, now)}
+              </time>
             </button>
           </li>
         ))}

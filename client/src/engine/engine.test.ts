@@ -62,7 +62,12 @@ describe('Engine', () => {
     expect(received?.text).toBe('hello bob');
     expect(received?.direction).toBe('in');
     expect(await bob.store.listConversations()).toEqual([
-      { peerId: 'alice', unread: 1, lastActivity: expect.any(Number) },
+      {
+        peerId: 'alice',
+        unread: 1,
+        lastActivity: expect.any(Number),
+        lastMessage: { direction: 'in', text: 'hello bob' },
+      },
     ]);
 
     await vi.waitFor(() => expect(relay.queued(alice.address)).toHaveLength(1));

@@ -124,6 +124,45 @@ describe('LocalStore', () => {
     expect(message).toMatchObject({ text, direction: 'out', state: 'sending' });
   });
 
+  it('lists conversations newest first', async () => {
+    const { store } = await createStore();
+    const identityKey = new Uint8Array(32).fill(7);
+    await store.addInitiatedSessions('dave', [], identityKey, NOW - 1_000);
+    await store.addOutgoingMessage('bob', 'message-1', 'hi bob', NOW);
+    await store.addOutgoingMessage('carol', 'message-2', 'hi carol', NOW + 1);
+    await store.addOutgoingMessage('bob', 'message-3', 'again', NOW + 2);
+
+    expect(await store.listConversations()).toEqual([
+      {
+        peerId: 'bob',
+        unread: 0,
+        lastActivity: NOW + 2,
+        lastMessage: { direction: 'out', text: 'again' },
+      },
+      {
+        peerId: 'carol',
+        unread: 0,
+        lastActivity: NOW + 1,
+        lastMessage: { direction: 'out', text: 'hi carol' },
+      },
+      {
+        peerId: 'dave',
+        unread: 0,
+        lastActivity: NOW - 1_000,
+        lastMessage: undefined,
+      },
+    ]);
+  });
+
+  it('orders equal activity by peer', async () => {
+    const { store } = await createStore();
+    await store.addOutgoingMessage('carol', 'message-1', 'to carol', NOW);
+    await store.addOutgoingMessage('bob', 'message-2', 'to bob', NOW);
+
+    const peers = (await store.listConversations()).map((view) => view.peerId);
+    expect(peers).toEqual(['bob', 'carol']);
+  });
+
   it('rejects a swapped message text', async () => {
     const { db, store } = await createStore();
     await store.addOutgoingMessage('bob', 'message-1', 'first', NOW);

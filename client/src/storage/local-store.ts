@@ -63,7 +63,15 @@ export function messageKey(peerId: string, messageId: string): string {
 export interface ConversationView {
   readonly peerId: string;
   readonly unread: number;
+  /** Local time of the last message or of the conversation's creation. */
   readonly lastActivity: number;
+  /** The newest row of the thread, absent while the thread is empty. */
+  readonly lastMessage: MessagePreview | undefined;
+}
+
+export interface MessagePreview {
+  readonly direction: MessageRow['direction'];
+  readonly text: string;
 }
 
 export interface MessageView {
@@ -811,15 +819,33 @@ export class LocalStore {
 
   // Views for the user interface.
 
+  /** Lists the conversations with their newest message, newest first. */
   async listConversations(): Promise<ConversationView[]> {
     const rows = await this.db.getAll('conversations');
-    return rows
-      .map(({ peerId, unread, lastActivity }) => ({
+    const views = await Promise.all(
+      rows.map(async ({ peerId, unread, lastActivity }) => ({
         peerId,
         unread,
         lastActivity,
-      }))
-      .sort((a, b) => b.lastActivity - a.lastActivity);
+        lastMessage: await this.lastMessage(peerId),
+      })),
+    );
+    return views.sort(byLastActivity);
+  }
+
+  /** Opens the newest message row of a conversation, in thread order. */
+  private async lastMessage(
+    peerId: string,
+  ): Promise<MessagePreview | undefined> {
+    const range = IDBKeyRange.bound([peerId, -Infinity], [peerId, Infinity]);
+    const cursor = await this.db
+      .transaction('messages')
+      .store.index('by-conversation')
+      .openCursor(range, 'prev');
+    const row = cursor?.value;
+    if (!row) return undefined;
+    const text = await this.open(RecordKind.message, row.key, row.sealedText);
+    return { direction: row.direction, text: fromUtf8(text) };
   }
 
   async hasConversation(peerId: string): Promise<boolean> {
@@ -871,6 +897,15 @@ export class LocalStore {
       }
     });
   }
+}
+
+/** Orders conversations newest first, and equal times by peer id. */
+function byLastActivity(a: ConversationView, b: ConversationView): number {
+  if (a.lastActivity !== b.lastActivity) {
+    return b.lastActivity - a.lastActivity;
+  }
+  if (a.peerId === b.peerId) return 0;
+  return a.peerId < b.peerId ? -1 : 1;
 }
 
 interface RotatingRow {

@@ -1,0 +1,123 @@
+/**
+ * Caps on concurrent connections per remote address. A Socket.IO connection
+ * over a cap is refused by namespace middleware, so the client gets a
+ * `connect_error` whose `data` is `{ code: 'rate-limited', message }`. The
+ * Engine.IO transports under those connections get a looser cap at the
+ * handshake, against clients that open transports and never join the
+ * namespace; such a handshake gets HTTP 403.
+ */
+import type { IncomingMessage } from 'node:http';
+import { ErrorCode, type WireError } from '../../shared/wire/errors';
+import type { Logger } from '../logger';
+import { type ConnectionLimits, ConnectionCounter } from '../rate-limit';
+import type { RelayServer, RelaySocket } from './types';
+
+/** Engine.IO transports allowed per address, as a multiple of `perAddress`. */
+const TRANSPORTS_PER_CONNECTION = 2;
+
+interface Admitted {
+  readonly address: string;
+  signedIn: boolean;
+}
+
+/** An error that Socket.IO sends to the client with its `data`. */
+export class ConnectionRefused extends Error {
+  readonly data: WireError;
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConnectionRefused';
+    this.data = { code: ErrorCode.rateLimited, message };
+  }
+}
+
+export class ConnectionGate {
+  private readonly open: ConnectionCounter;
+  private readonly unsigned: ConnectionCounter;
+  private readonly transports: ConnectionCounter;
+  /** Admitted sockets by socket id, until they disconnect. */
+  private readonly admitted = new Map<string, Admitted>();
+
+  constructor(
+    limits: ConnectionLimits,
+    private readonly logger: Logger,
+  ) {
+    this.open = new ConnectionCounter(limits.perAddress);
+    this.unsigned = new ConnectionCounter(limits.unsignedPerAddress);
+    this.transports = new ConnectionCounter(
+      limits.perAddress * TRANSPORTS_PER_CONNECTION,
+    );
+  }
+
+  /** Adds the namespace middleware and the transport counting to `io`. */
+  install(io: RelayServer): void {
+    io.engine.on('connection', (transport: EngineSocket) => {
+      this.transports.add(transport.remoteAddress);
+      transport.once('close', () => {
+        this.transports.remove(transport.remoteAddress);
+      });
+    });
+    io.use((socket, next) => {
+      const refusal = this.admit(socket);
+      if (refusal) {
+        this.logger.debug(
+          { event: 'connection-refused', code: refusal.data.code },
+          'connection refused',
+        );
+      }
+      next(refusal);
+    });
+  }
+
+  /**
+   * Checks an Engine.IO handshake. Transports are counted once open, so a
+   * burst of simultaneous handshakes may pass this check together.
+   */
+  allowsTransport(request: IncomingMessage): boolean {
+    const address = request.socket.remoteAddress ?? 'unknown';
+    return this.transports.count(address) < this.transports.max;
+  }
+
+  /** Releases the unsigned slot of a socket that completed sign-in. */
+  signedIn(socket: RelaySocket): void {
+    const entry = this.admitted.get(socket.id);
+    if (!entry || entry.signedIn) return;
+    entry.signedIn = true;
+    this.unsigned.remove(entry.address);
+  }
+
+  private admit(socket: RelaySocket): ConnectionRefused | undefined {
+    const address = socket.handshake.address;
+    if (!this.open.add(address)) {
+      return new ConnectionRefused(
+        `Too many connections from this address (maximum ${this.open.max}). Close other tabs or wait and reconnect.`,
+      );
+    }
+    if (!this.unsigned.add(address)) {
+      this.open.remove(address);
+      return new ConnectionRefused(
+        `Too many connections from this address waiting to sign in (maximum ${this.unsigned.max}). Wait a few seconds and reconnect.`,
+      );
+    }
+    const entry: Admitted = { address, signedIn: false };
+    this.admitted.set(socket.id, entry);
+    // A socket admitted here may never emit `disconnect`, when its transport
+    // closes before the connection completes, so the transport's close
+    // releases the slots as well; whichever comes first wins.
+    const release = () => {
+      if (this.admitted.get(socket.id) !== entry) return;
+      this.admitted.delete(socket.id);
+      this.open.remove(address);
+      if (!entry.signedIn) this.unsigned.remove(address);
+    };
+    socket.on('disconnect', release);
+    socket.conn.once('close', release);
+    return undefined;
+  }
+}
+
+/** The part of an Engine.IO socket used here. */
+interface EngineSocket {
+  readonly remoteAddress: string;
+  once(event: 'close', listener: () => void): void;
+}
