@@ -1,3 +1,4 @@
+import { useState } from 'react';
 import { useCloak } from './app/use-cloak';
 import { AlertList } from './components/AlertList';
 import { ConnectionStatus } from './components/ConnectionStatus';
@@ -10,6 +11,7 @@ import { StorageNotice } from './components/StorageNotice';
 
 export function App() {
   const [snapshot, store] = useCloak();
+  const [listFocus, setListFocus] = useState<{ peerId: string }>();
   const alerts = (
     <AlertList
       alerts={snapshot.alerts}
@@ -63,32 +65,46 @@ export function App() {
         </main>
       )}
       {snapshot.phase === 'ready' && (
-        <main className="layout">
-          <aside className="sidebar">
-            <StartChatForm
-              onStartChat={(username) => store.startChat(username)}
-            />
-            {alerts}
-            {snapshot.showStorageNotice && (
-              <StorageNotice onDismiss={() => store.dismissStorageNotice()} />
+        <main
+          className={
+            snapshot.activePeer === undefined
+              ? 'layout layout-list'
+              : 'layout layout-thread'
+          }
+        >
+          {alerts}
+          <div className="panes">
+            <aside className="sidebar">
+              <StartChatForm
+                onStartChat={(username) => store.startChat(username)}
+              />
+              {snapshot.showStorageNotice && (
+                <StorageNotice onDismiss={() => store.dismissStorageNotice()} />
+              )}
+              <ConversationList
+                conversations={snapshot.conversations}
+                activePeer={snapshot.activePeer}
+                focusRequest={listFocus}
+                onOpen={(peerId) => void store.openConversation(peerId)}
+              />
+            </aside>
+            {snapshot.activePeer === undefined ? (
+              <section className="thread thread-empty">
+                <p>Choose a conversation, or start a chat with a username.</p>
+              </section>
+            ) : (
+              <MessageThread
+                peerId={snapshot.activePeer}
+                messages={snapshot.messages}
+                onSend={(text) => store.sendMessage(text)}
+                onBack={() => {
+                  const peerId = snapshot.activePeer;
+                  store.closeConversation();
+                  if (peerId !== undefined) setListFocus({ peerId });
+                }}
+              />
             )}
-            <ConversationList
-              conversations={snapshot.conversations}
-              activePeer={snapshot.activePeer}
-              onOpen={(peerId) => void store.openConversation(peerId)}
-            />
-          </aside>
-          {snapshot.activePeer === undefined ? (
-            <section className="thread thread-empty">
-              <p>Choose a conversation, or start a chat with a username.</p>
-            </section>
-          ) : (
-            <MessageThread
-              peerId={snapshot.activePeer}
-              messages={snapshot.messages}
-              onSend={(text) => store.sendMessage(text)}
-            />
-          )}
+          </div>
         </main>
       )}
     </div>

@@ -360,6 +360,17 @@ export class CloakStore {
     await this.refreshMessages();
   }
 
+  /** Closes the open conversation, whose new messages then count as unread. */
+  closeConversation(): void {
+    if (this.snapshot.activePeer === undefined) return;
+    // A message load still running belongs to the closed thread.
+    this.messagesRequest++;
+    this.update({ activePeer: undefined, messages: [] });
+    this.engine?.setActiveConversation(undefined).catch((error: unknown) => {
+      log.error('close conversation failed', error);
+    });
+  }
+
   /** Queues a text message to the open conversation. */
   sendMessage(text: string): void {
     const peerId = this.snapshot.activePeer;

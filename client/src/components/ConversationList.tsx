@@ -1,3 +1,4 @@
+import { useEffect, useRef } from 'react';
 import { browserTimeFormatter, isoTime } from './format-time';
 import { useNow } from './use-now';
 
@@ -20,6 +21,8 @@ export interface ConversationListProps {
   readonly conversations: readonly ConversationItem[];
   readonly activePeer: string | undefined;
   readonly onOpen: (peerId: string) => void;
+  /** Conversation whose item takes focus, each time a new object arrives. */
+  readonly focusRequest?: { readonly peerId: string } | undefined;
 }
 
 function previewText(lastMessage: LastMessage | undefined): string {
@@ -37,15 +40,24 @@ export function ConversationList({
   conversations,
   activePeer,
   onOpen,
+  focusRequest,
 }: ConversationListProps) {
   const now = useNow();
+  const listRef = useRef<HTMLUListElement>(null);
+
+  useEffect(() => {
+    if (!focusRequest) return;
+    const selector = `button[data-peer="${CSS.escape(focusRequest.peerId)}"]`;
+    listRef.current?.querySelector<HTMLButtonElement>(selector)?.focus();
+  }, [focusRequest]);
+
   return (
     <nav className="conversations" aria-labelledby="conversations-title">
       <h2 id="conversations-title">Conversations</h2>
       {conversations.length === 0 && (
         <p className="hint">No conversations yet.</p>
       )}
-      <ul aria-label="Conversations">
+      <ul aria-label="Conversations" ref={listRef}>
         {conversations.map(({ peerId, unread, lastActivity, lastMessage }) => (
           <li key={peerId}>
             <button

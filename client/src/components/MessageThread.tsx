@@ -7,6 +7,7 @@ import {
   useState,
 } from 'react';
 import { MAX_TEXT_LENGTH } from '../../../shared/wire/content';
+import { isPhoneLayout } from './layout';
 
 export type MessageState =
   'sending' | 'sent' | 'delivered' | 'failed' | 'received';
@@ -24,6 +25,8 @@ export interface MessageThreadProps {
   readonly peerId: string;
   readonly messages: readonly ThreadMessage[];
   readonly onSend: (text: string) => void;
+  /** Returns to the conversation list in the one-pane phone layout. */
+  readonly onBack: () => void;
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, {
@@ -53,14 +56,14 @@ export function MessageThread({
   peerId,
   messages,
   onSend,
+  onBack,
 }: MessageThreadProps) {
   const [draft, setDraft] = useState('');
   const listRef = useRef<HTMLOListElement>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const inputId = useId();
 
-  // Opening a thread moves focus to its composer, which also scrolls it
-  // into view on narrow screens where the thread sits below the list.
+  // Opening a thread moves focus to its composer.
   useEffect(() => {
     inputRef.current?.focus();
   }, [peerId]);
@@ -95,9 +98,28 @@ export function MessageThread({
     send();
   }
 
+  function onThreadKeyDown(event: KeyboardEvent<HTMLElement>) {
+    // Escape leaves the thread only in the phone layout, which hides the
+    // list. The two-pane layout shows both, so Escape does nothing there.
+    if (event.key !== 'Escape' || event.nativeEvent.isComposing) return;
+    if (event.defaultPrevented || !isPhoneLayout()) return;
+    event.preventDefault();
+    onBack();
+  }
+
   return (
-    <section className="thread" aria-labelledby="thread-title">
-      <h2 id="thread-title">{peerId}</h2>
+    <section
+      className="thread"
+      aria-labelledby="thread-title"
+      onKeyDown={onThreadKeyDown}
+    >
+      <header className="thread-header">
+        <button type="button" className="back" onClick={onBack}>
+          <span aria-hidden="true">←</span> Back
+          <span className="visually-hidden"> to conversations</span>
+        </button>
+        <h2 id="thread-title">{peerId}</h2>
+      </header>
       <ol className="messages" aria-label="Messages" ref={listRef} tabIndex={0}>
         {messages.map((message) => (
           <li

@@ -1,0 +1,11 @@
+/**
+ * Media query of the phone layout, which shows one pane at a time (the
+ * conversation list, or the open thread with a back button). `styles.css`
+ * uses the same query.
+ */
+export const PHONE_LAYOUT_QUERY = '(width < 40rem)';
+
+/** Returns true when the window is narrow enough for the one-pane layout. */
+export function isPhoneLayout(): boolean {
+  return window.matchMedia(PHONE_LAYOUT_QUERY).matches;
+}
