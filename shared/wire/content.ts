@@ -14,6 +14,12 @@ export const CONTENT_VERSION = 1;
 
 /** Maximum text length, in UTF-16 code units (JavaScript string length). */
 export const MAX_TEXT_LENGTH = 4000;
+/**
+ * Latest time a JavaScript `Date` can hold, in ms since the epoch
+ * (ECMAScript's time value range). A later time makes `Date` invalid and
+ * its formatting throw.
+ */
+export const MAX_TIME_MS = 8.64e15;
 /** Most message ids acknowledged by one receipt. */
 export const MAX_RECEIPT_MESSAGE_IDS = 100;
 
@@ -23,7 +29,7 @@ export const TextContent = z.strictObject({
   /** 128-bit random id chosen by the sender; receipts refer to it. */
   messageId: Id128,
   /** The sender's clock when the message was written, in ms since the epoch. */
-  sentAt: z.number().int().min(0),
+  sentAt: z.number().int().min(0).max(MAX_TIME_MS),
   text: z.string().min(1).max(MAX_TEXT_LENGTH),
 });
 export type TextContent = z.infer<typeof TextContent>;

@@ -7,7 +7,9 @@ import {
   useState,
 } from 'react';
 import { MAX_TEXT_LENGTH } from '../../../shared/wire/content';
+import { browserTimeFormatter, isoTime } from './format-time';
 import { isPhoneLayout } from './layout';
+import { useNow } from './use-now';
 
 export type MessageState =
   'sending' | 'sent' | 'delivered' | 'failed' | 'received';
@@ -29,21 +31,6 @@ export interface MessageThreadProps {
   readonly onBack: () => void;
 }
 
-const timeFormat = new Intl.DateTimeFormat(undefined, {
-  hour: '2-digit',
-  minute: '2-digit',
-});
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
-  dateStyle: 'medium',
-  timeStyle: 'short',
-});
-
-/** Formats a time of today as the time alone, and earlier times with the date. */
-function formatTime(time: number): string {
-  const today = new Date().toDateString() === new Date(time).toDateString();
-  return (today ? timeFormat : dateTimeFormat).format(time);
-}
-
 /** State words shown for outgoing messages; incoming ones show none. */
 const STATE_LABELS: Partial<Record<MessageState, string>> = {
   sending: 'sending',
@@ -62,6 +49,7 @@ export function MessageThread({
   const listRef = useRef<HTMLOListElement>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const inputId = useId();
+  const now = useNow();
 
   // Opening a thread moves focus to its composer.
   useEffect(() => {
@@ -128,8 +116,8 @@ export function MessageThread({
           >
             <p className="text">{message.text}</p>
             <p className="meta">
-              <time dateTime={new Date(message.sentAt).toISOString()}>
-                {formatTime(message.sentAt)}
+              <time dateTime={isoTime(message.sentAt)}>
+                {browserTimeFormatter.messageTime(message.sentAt, now)}
               </time>
               {message.direction === 'out' && (
                 <span className={`state state-${message.state}`}>

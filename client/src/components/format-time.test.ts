@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createTimeFormatter, isoTime, isSameDay } from './format-time';
+import {
+  createTimeFormatter,
+  isoTime,
+  isSameDay,
+  UNKNOWN_TIME,
+} from './format-time';
 
 // Local times, so that the expectations hold in any time zone.
 const NOW = new Date(2026, 11, 4, 16, 30).getTime();
@@ -45,5 +50,12 @@ describe('time formatting', () => {
     expect(isoTime(Date.UTC(2026, 11, 4, 9, 5))).toBe(
       '2026-12-04T09:05:00.000Z',
     );
+  });
+
+  it('tolerates times beyond Date range', () => {
+    const beyond = 8.64e15 + 1;
+    expect(formatter.messageTime(beyond, NOW)).toBe(UNKNOWN_TIME);
+    expect(formatter.listTime(beyond, NOW)).toBe(UNKNOWN_TIME);
+    expect(isoTime(beyond)).toBeUndefined();
   });
 });

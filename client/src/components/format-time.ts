@@ -1,8 +1,19 @@
 /**
  * Times shown in the conversation list and the thread, in the browser's
- * locale and time zone. A time of today shows alone, and an earlier or
- * later day adds the date.
+ * locale and time zone. A time of today shows as the time alone. Another
+ * day shows its date, followed by the time in the thread.
  */
+
+/** Text shown for a time that a `Date` cannot hold. */
+export const UNKNOWN_TIME = 'unknown time';
+
+/**
+ * Returns true when a `Date` can hold `time`. A stored message from before
+ * the content schema capped the time may still hold a larger one.
+ */
+function isValidTime(time: number): boolean {
+  return Number.isFinite(new Date(time).getTime());
+}
 
 /** Returns true when both times fall on the same local calendar day. */
 export function isSameDay(a: number, b: number): boolean {
@@ -41,9 +52,11 @@ export function createTimeFormatter(locale?: string): TimeFormatter {
 
   return {
     messageTime(value, now) {
+      if (!isValidTime(value)) return UNKNOWN_TIME;
       return (isSameDay(value, now) ? time : dateTime).format(value);
     },
     listTime(value, now) {
+      if (!isValidTime(value)) return UNKNOWN_TIME;
       if (isSameDay(value, now)) return time.format(value);
       const sameYear =
         new Date(value).getFullYear() === new Date(now).getFullYear();
@@ -55,7 +68,10 @@ export function createTimeFormatter(locale?: string): TimeFormatter {
 /** Formatters in the browser's locale. */
 export const browserTimeFormatter = createTimeFormatter();
 
-/** Returns the ISO 8601 form of a time, for `<time dateTime>`. */
-export function isoTime(time: number): string {
-  return new Date(time).toISOString();
+/**
+ * Returns the ISO 8601 form of a time, for `<time dateTime>`, or undefined
+ * for a time that a `Date` cannot hold.
+ */
+export function isoTime(time: number): string | undefined {
+  return isValidTime(time) ? new Date(time).toISOString() : undefined;
 }

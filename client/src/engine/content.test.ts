@@ -6,6 +6,7 @@ import {
   encodeContent,
   MAX_RECEIPT_MESSAGE_IDS,
   MAX_TEXT_LENGTH,
+  MAX_TIME_MS,
 } from '../../../shared/wire/content';
 
 const messageId = 'AAAAAAAAAAAAAAAAAAAAAA';
@@ -50,6 +51,7 @@ describe('content schema', () => {
     ['missing message id', { ...text, messageId: undefined }],
     ['malformed message id', { ...text, messageId: 'not base64url!' }],
     ['negative client time', { ...text, sentAt: -1 }],
+    ['client time beyond Date', { ...text, sentAt: MAX_TIME_MS + 1 }],
     [
       'empty receipt',
       { v: 1, type: 'receipt', receipt: 'delivered', messageIds: [] },
