@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Server } from 'socket.io';
 import { ErrorCode } from '../shared/wire/errors';
 import {
+  KEY_DIRECTORY_LOG_RETENTION_MS,
   MAX_ACK_IDS,
   MAX_SOCKET_MESSAGE_BYTES,
   SENT_ID_RETENTION_MS,
@@ -29,9 +30,15 @@ import {
 import { handleConnection } from './socket/connection';
 import { ConnectionGate } from './socket/connection-limits';
 import { DeliveryHub } from './socket/delivery';
+import {
+  BundleLimiter,
+  type BundleRateLimits,
+  announceKeyChange,
+} from './socket/key-directory';
 import type { RelayContext } from './socket/session';
 import type { RelayServer } from './socket/types';
 import { type SynchronousMode, openSqliteStore } from './store/sqlite';
+import type { TestHooks } from './test-hooks';
 
 export interface RelayOptions {
   /** Folder of the SQLite database; created when missing. */
@@ -59,6 +66,13 @@ export interface RelayOptions {
   readonly signInNonceTtlMs?: number;
   /** Envelopes emitted to one socket before it must acknowledge some. */
   readonly deliveryWindow?: number;
+  /** Bundle fetch limits per requesting user and per target user. */
+  readonly bundleRateLimits?: Partial<BundleRateLimits>;
+  /**
+   * TEST ONLY: loads `test-hooks.ts`, whose routes make the relay forge
+   * keys. Never set in production.
+   */
+  readonly testHooks?: boolean;
 }
 
 export interface TlsCredentials {
@@ -80,15 +94,28 @@ const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 /** Time a new transport has to join the namespace before it is closed. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
+/** Loads the test-only routes with a dynamic import; see `test-hooks.ts`. */
+async function loadTestHooks(root: Logger): Promise<TestHooks> {
+  const { createTestHooks } = await import('./test-hooks');
+  const logger = moduleLogger(root, 'test-hooks');
+  logger.warn(
+    { event: 'test-hooks' },
+    'test hooks enabled: POST /test/swap-identity serves forged keys',
+  );
+  return createTestHooks(logger);
+}
+
 export async function createRelay(options: RelayOptions): Promise<Relay> {
   const root = options.logger ?? createLogger();
   const logger = moduleLogger(root, 'relay');
   const host = options.host ?? '127.0.0.1';
   mkdirSync(options.dataDir, { recursive: true });
-  const store = openSqliteStore({
+  const sqlite = openSqliteStore({
     path: path.join(options.dataDir, DATABASE_FILE),
     synchronous: options.synchronous ?? 'NORMAL',
   });
+  const hooks = options.testHooks ? await loadTestHooks(root) : undefined;
+  const store = hooks ? hooks.wrapStore(sqlite) : sqlite;
   const limits = resolveRateLimits(options.rateLimits);
   const scheme = options.tls ? 'https' : 'http';
   const gate = new ConnectionGate(
@@ -100,6 +127,15 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     store,
     logger: moduleLogger(root, 'http'),
     registerRate: limits.register,
+    onCertificateReplaced: (userId) => {
+      announceKeyChange(context, userId).catch((error: unknown) => {
+        logger.error(
+          { err: error, code: ErrorCode.internal },
+          'key change announcement failed',
+        );
+      });
+    },
+    testRoutes: hooks?.router,
     clientDir: options.clientDir ?? path.resolve('dist/client'),
     tls: options.tls !== undefined,
   });
@@ -139,6 +175,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
       bundle: new DeviceAndAddressLimiter(limits.bundle),
       send: new DeviceAndAddressLimiter(limits.send),
     },
+    bundleLimits: new BundleLimiter(options.bundleRateLimits),
     loggers: {
       signIn: moduleLogger(root, 'signin'),
       keys: moduleLogger(root, 'keys'),
@@ -150,6 +187,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     deliveryWindow: options.deliveryWindow ?? MAX_ACK_IDS,
     now: Date.now,
   };
+  hooks?.bind(context);
   io.on('connection', (socket) => {
     handleConnection(
       context,
@@ -179,6 +217,12 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
         Date.now() - SENT_ID_RETENTION_MS,
       );
       if (pruned > 0) logger.info({ count: pruned }, 'sent ids pruned');
+      const logRows = await store.pruneKeyDirectoryLogs(
+        Date.now() - KEY_DIRECTORY_LOG_RETENTION_MS,
+      );
+      if (logRows > 0) {
+        logger.info({ count: logRows }, 'key directory log rows pruned');
+      }
     } catch (error) {
       logger.error({ err: error, code: ErrorCode.internal }, 'prune failed');
     }

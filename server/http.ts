@@ -52,6 +52,10 @@ export interface HttpAppOptions {
   readonly clientDir?: string | undefined;
   /** True when the relay serves HTTPS; turns on HSTS. */
   readonly tls?: boolean | undefined;
+  /** Called after a newer certificate replaced a device's certificate. */
+  readonly onCertificateReplaced?: ((userId: string) => void) | undefined;
+  /** Test-only routes, mounted at `/test`; see `test-hooks.ts`. */
+  readonly testRoutes?: express.Router | undefined;
 }
 
 /**
@@ -116,6 +120,7 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
         { event: 'register', outcome: outcome.kind },
         'device registered',
       );
+      if (outcome.kind === 'replaced') options.onCertificateReplaced?.(userId);
       const body: RegisterResponse = {
         userId,
         deviceId,
@@ -124,6 +129,8 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
       res.status(outcome.kind === 'created' ? 201 : 200).json(body);
     },
   );
+
+  if (options.testRoutes) app.use('/test', options.testRoutes);
 
   app.use('/api', () => {
     throw new RelayError(ErrorCode.notFound, 'No such API endpoint.');

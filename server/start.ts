@@ -6,6 +6,9 @@
  * HTTPS, neither serves HTTP). Builds the client first when
  * `dist/client/index.html` is missing, then logs one line,
  * `Cloak is ready at <url>`, with a `url` field.
+ *
+ * The `--test-hooks` flag loads test-only routes that make the relay forge
+ * keys (see `test-hooks.ts`). Only tests pass it, and `npm start` never does.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -102,6 +105,7 @@ async function main(): Promise<void> {
       publicOrigin: process.env.PUBLIC_ORIGIN || undefined,
       clientDir: CLIENT_DIR,
       logger: root,
+      testHooks: process.argv.slice(2).includes('--test-hooks'),
       tls,
     });
   })();

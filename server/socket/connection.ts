@@ -12,6 +12,7 @@ import type { Logger } from '../logger';
 import { RateLimiter, type Rate } from '../rate-limit';
 import type { ConnectionGate } from './connection-limits';
 import { acknowledgeEnvelopes, sendEnvelope } from './envelopes';
+import { readAccessLog } from './key-directory';
 import { fetchBundles, uploadPrekeys } from './keys';
 import { type RelayContext, SocketSession } from './session';
 import { finishSignIn, startSignIn } from './signin';
@@ -73,6 +74,9 @@ export function handleConnection(
     ),
     'keys:upload': signedIn((_current, device, payload) =>
       uploadPrekeys(context, device, payload),
+    ),
+    'keys:access-log': signedIn((_current, device, payload) =>
+      readAccessLog(context, device, payload),
     ),
     'envelope:send': signedIn((current, device, payload) =>
       sendEnvelope(context, current, device, payload),

@@ -1,6 +1,7 @@
 /**
  * The key directory over Socket.IO: prekey bundles (each one-time prekey and
- * one-time PQ prekey handed out once) and prekey uploads.
+ * one-time PQ prekey handed out once, each fetch recorded in the access log)
+ * and prekey uploads.
  */
 import { ErrorCode } from '../../shared/wire/errors';
 import {
@@ -32,6 +33,7 @@ export async function fetchBundles(
     );
   }
   const request = parseRequest(BundleRequest, payload);
+  context.bundleLimits.take(device.userId, request.userId);
   const result = await context.store.takeBundles(request.userId);
   if (!result) {
     throw new RelayError(
@@ -39,6 +41,11 @@ export async function fetchBundles(
       `No user named "${request.userId}" is registered.`,
     );
   }
+  await context.store.recordBundleAccess(
+    request.userId,
+    device.userId,
+    context.now(),
+  );
   for (const [deviceId, counts] of result.counts) {
     if (isLow(counts)) {
       context.io

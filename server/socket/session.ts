@@ -7,6 +7,7 @@ import type { Logger } from '../logger';
 import type { DeviceAndAddressLimiter } from '../rate-limit';
 import type { Store } from '../store/store';
 import type { DeliveryHub, DeliveryPump } from './delivery';
+import type { BundleLimiter } from './key-directory';
 import type { RelayServer, RelaySocket } from './types';
 
 export interface RelayContext {
@@ -18,6 +19,8 @@ export interface RelayContext {
     readonly bundle: DeviceAndAddressLimiter;
     readonly send: DeviceAndAddressLimiter;
   };
+  /** Bundle fetch limits per requesting user and per target user. */
+  readonly bundleLimits: BundleLimiter;
   readonly loggers: {
     readonly signIn: Logger;
     readonly keys: Logger;

@@ -15,6 +15,7 @@ import {
 } from '../../shared/wire/schemas';
 import { RelayError, parseRequest } from '../errors';
 import { DeliveryPump } from './delivery';
+import { sendMissedKeyChanges } from './key-directory';
 import type { RelayContext, SocketSession } from './session';
 import { deviceKey, deviceRoom } from './types';
 
@@ -112,6 +113,7 @@ export async function finishSignIn(
   // Starts delivery after this reply is sent, so that the device learns it
   // is signed in before its first envelope arrives.
   setImmediate(() => context.delivery.add(pump));
+  setImmediate(() => void sendMissedKeyChanges(context, session, address));
   context.loggers.signIn.info(
     { event: 'signed-in', socketId: session.socket.id },
     'device signed in',

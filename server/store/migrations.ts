@@ -104,6 +104,39 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    name: 'bundle access log and key changes',
+    up: (db) => {
+      db.exec(`
+        -- One row per prekey bundle fetch, kept for the retention window.
+        -- It is social-graph metadata, so only its target may read it.
+        CREATE TABLE bundle_access_log (
+          target_user TEXT NOT NULL,
+          requester_user TEXT NOT NULL,
+          fetched_at INTEGER NOT NULL
+        ) STRICT;
+
+        CREATE INDEX bundle_access_by_target
+          ON bundle_access_log (target_user, fetched_at);
+        CREATE INDEX bundle_access_by_requester
+          ON bundle_access_log (requester_user, target_user, fetched_at);
+        CREATE INDEX bundle_access_by_time ON bundle_access_log (fetched_at);
+
+        -- Certificate or identity key changes, kept for the retention window
+        -- so that devices offline at the time are told at sign-in.
+        CREATE TABLE key_changes (
+          user_id TEXT NOT NULL,
+          changed_at INTEGER NOT NULL
+        ) STRICT;
+
+        CREATE INDEX key_changes_by_user ON key_changes (user_id, changed_at);
+        CREATE INDEX key_changes_by_time ON key_changes (changed_at);
+
+        ALTER TABLE devices ADD COLUMN signed_in_at INTEGER;
+      `);
+    },
+  },
 ];
 
 /** Applies the migrations not yet recorded; returns the versions applied. */

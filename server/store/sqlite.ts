@@ -5,10 +5,12 @@
  */
 import Database from 'better-sqlite3';
 import type {
+  AccessLogEntry,
   Address,
   DeviceCertificate,
   Envelope,
   EnvelopeKind,
+  KeyChanged,
   OneTimePrekey,
   PqPrekey,
   PrekeyBundle,
@@ -253,6 +255,134 @@ export class SqliteStore implements Store {
     return this.db
       .prepare('DELETE FROM sent_ids WHERE server_ts < ?')
       .run(before).changes;
+  }
+
+  async listDevices(userId: string): Promise<DeviceCertificate[]> {
+    const rows = this.db
+      .prepare(
+        'SELECT certificate FROM devices WHERE user_id = ? ORDER BY device_id',
+      )
+      .pluck()
+      .all(userId) as string[];
+    return rows.map((row) => JSON.parse(row) as DeviceCertificate);
+  }
+
+  async recordBundleAccess(
+    targetId: string,
+    requesterId: string,
+    at: number,
+  ): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO bundle_access_log (target_user, requester_user, fetched_at)
+         VALUES (?, ?, ?)`,
+      )
+      .run(targetId, requesterId, at);
+  }
+
+  async bundleAccessLog(
+    targetId: string,
+    since: number,
+    limit: number,
+  ): Promise<AccessLogEntry[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT requester_user, fetched_at FROM bundle_access_log
+         WHERE target_user = ? AND fetched_at >= ?
+         ORDER BY fetched_at DESC, rowid DESC LIMIT ?`,
+      )
+      .all(targetId, since, limit) as {
+      requester_user: string;
+      fetched_at: number;
+    }[];
+    return rows.map((row) => ({
+      requesterId: row.requester_user,
+      fetchedAt: row.fetched_at,
+    }));
+  }
+
+  async recordKeyChange(
+    userId: string,
+    at: number,
+    fetchedSince: number,
+  ): Promise<string[]> {
+    const record = this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO key_changes (user_id, changed_at) VALUES (?, ?)')
+        .run(userId, at);
+      return this.db
+        .prepare(
+          `SELECT DISTINCT requester_user FROM bundle_access_log
+           WHERE target_user = ? AND fetched_at >= ? AND fetched_at <= ?
+           ORDER BY requester_user`,
+        )
+        .pluck()
+        .all(userId, fetchedSince, at) as string[];
+    });
+    return record.immediate();
+  }
+
+  async markSignedIn(
+    address: Address,
+    at: number,
+  ): Promise<number | undefined> {
+    const mark = this.db.transaction(() => {
+      const previous = this.db
+        .prepare(
+          'SELECT signed_in_at FROM devices WHERE user_id = ? AND device_id = ?',
+        )
+        .pluck()
+        .get(address.userId, address.deviceId) as number | null | undefined;
+      this.db
+        .prepare(
+          'UPDATE devices SET signed_in_at = ? WHERE user_id = ? AND device_id = ?',
+        )
+        .run(at, address.userId, address.deviceId);
+      return previous ?? undefined;
+    });
+    return mark.immediate();
+  }
+
+  async keyChangesSeenBy(
+    requesterId: string,
+    since: number,
+    fetchWindowMs: number,
+    limit: number,
+  ): Promise<KeyChanged[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT change.user_id, max(change.changed_at) AS changed_at
+         FROM key_changes AS change
+         WHERE change.changed_at > ? AND EXISTS (
+           SELECT 1 FROM bundle_access_log AS access
+           WHERE access.requester_user = ?
+             AND access.target_user = change.user_id
+             AND access.fetched_at <= change.changed_at
+             AND access.fetched_at >= change.changed_at - ?)
+         GROUP BY change.user_id
+         ORDER BY changed_at LIMIT ?`,
+      )
+      .all(since, requesterId, fetchWindowMs, limit) as {
+      user_id: string;
+      changed_at: number;
+    }[];
+    return rows.map((row) => ({
+      userId: row.user_id,
+      changedAt: row.changed_at,
+    }));
+  }
+
+  async pruneKeyDirectoryLogs(before: number): Promise<number> {
+    const prune = this.db.transaction(() => {
+      const accesses = this.db
+        .prepare('DELETE FROM bundle_access_log WHERE fetched_at < ?')
+        .run(before).changes;
+      const changes = this.db
+        .prepare('DELETE FROM key_changes WHERE changed_at < ?')
+        .run(before).changes;
+      return accesses + changes;
+    });
+    return prune.immediate();
   }
 
   async close(): Promise<void> {

@@ -5,10 +5,12 @@
  * caller never sees half of a registration, a bundle or a send.
  */
 import type {
+  AccessLogEntry,
   Address,
   DeviceCertificate,
   Envelope,
   EnvelopeKind,
+  KeyChanged,
   PrekeyBundle,
   PrekeyCounts,
   PrekeyUpload,
@@ -94,6 +96,57 @@ export interface Store {
 
   /** Deletes deduplication records older than `before` (ms since epoch). */
   pruneSentIds(before: number): Promise<number>;
+
+  /** Returns the certificates of every device of a user, by device id. */
+  listDevices(userId: string): Promise<DeviceCertificate[]>;
+
+  /** Records that `requesterId` fetched the bundles of `targetId` at `at`. */
+  recordBundleAccess(
+    targetId: string,
+    requesterId: string,
+    at: number,
+  ): Promise<void>;
+
+  /**
+   * Returns up to `limit` fetches of `targetId`'s bundles at or after
+   * `since`, newest first.
+   */
+  bundleAccessLog(
+    targetId: string,
+    since: number,
+    limit: number,
+  ): Promise<AccessLogEntry[]>;
+
+  /**
+   * Records a key change of `userId` at `at` and returns the users who
+   * fetched its bundles from `fetchedSince` up to `at`.
+   */
+  recordKeyChange(
+    userId: string,
+    at: number,
+    fetchedSince: number,
+  ): Promise<string[]>;
+
+  /**
+   * Stores `at` as the device's sign-in time and returns the previous one,
+   * or undefined on its first sign-in.
+   */
+  markSignedIn(address: Address, at: number): Promise<number | undefined>;
+
+  /**
+   * Returns, per changed user, the latest key change after `since` of the
+   * users whose bundles `requesterId` fetched within `fetchWindowMs` before the
+   * change, oldest first and at most `limit`.
+   */
+  keyChangesSeenBy(
+    requesterId: string,
+    since: number,
+    fetchWindowMs: number,
+    limit: number,
+  ): Promise<KeyChanged[]>;
+
+  /** Deletes access log rows and key changes older than `before`. */
+  pruneKeyDirectoryLogs(before: number): Promise<number>;
 
   close(): Promise<void>;
 }

@@ -6,9 +6,12 @@
  */
 import type { Reply } from './errors';
 import type {
+  AccessLog,
+  AccessLogRequest,
   AckRequest,
   BundleRequest,
   Envelope,
+  KeyChanged,
   OutgoingEnvelope,
   PrekeyBundle,
   PrekeyCounts,
@@ -34,6 +37,11 @@ export interface ClientToServerEvents {
     request: BundleRequest,
     ack: Ack<{ bundles: PrekeyBundle[] }>,
   ) => void;
+  /**
+   * Lists who fetched the signed-in user's bundles in the retention window,
+   * newest first. Only the user's own log is available.
+   */
+  'keys:access-log': (request: AccessLogRequest, ack: Ack<AccessLog>) => void;
   /** Publishes new prekeys for the signed-in device. */
   'keys:upload': (request: PrekeyUpload, ack: Ack<PrekeyCounts>) => void;
   /** Stores an envelope durably, then queues it for the recipient. */
@@ -47,4 +55,9 @@ export interface ServerToClientEvents {
   envelope: (envelope: Envelope) => void;
   /** The device's one-time prekey pools fell below the refill threshold. */
   'keys:low': (counts: PrekeyCounts) => void;
+  /**
+   * A user whose bundles this user fetched in the retention window changed a
+   * device certificate or identity key. Sent live and again at sign-in.
+   */
+  'keys:changed': (notice: KeyChanged) => void;
 }

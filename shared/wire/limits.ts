@@ -29,3 +29,13 @@ export const USERNAME_MAX_LENGTH = 32;
 export const MAX_STORED_ONE_TIME_PREKEYS = 1000;
 /** How long the relay remembers a sent envelope id to drop retries. */
 export const SENT_ID_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
+/**
+ * How long the relay keeps each prekey bundle fetch (target, requester,
+ * time) and each key change, for the access log and for key-change notices.
+ */
+export const KEY_DIRECTORY_LOG_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+/** Most entries returned by one `keys:access-log` request. */
+export const MAX_ACCESS_LOG_ENTRIES = 200;
+/** Most `keys:changed` notices the relay sends a device at sign-in. */
+export const MAX_KEY_CHANGE_NOTICES = 1000;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import {
+  MAX_ACCESS_LOG_ENTRIES,
   MAX_ACK_IDS,
   MAX_ENVELOPE_BODY_BYTES,
   MAX_PREKEYS_PER_UPLOAD,
@@ -246,3 +247,36 @@ export const RegisterResponse = z.strictObject({
   prekeys: PrekeyCounts,
 });
 export type RegisterResponse = z.infer<typeof RegisterResponse>;
+
+/** Asks for the signed-in user's own bundle access log, newest first. */
+export const AccessLogRequest = z.strictObject({
+  limit: z.number().int().min(1).max(MAX_ACCESS_LOG_ENTRIES).optional(),
+});
+export type AccessLogRequest = z.infer<typeof AccessLogRequest>;
+
+/** One fetch of the signed-in user's prekey bundles. */
+export const AccessLogEntry = z.strictObject({
+  /** The user whose device fetched the bundles. */
+  requesterId: Username,
+  /** Relay time of the fetch, in ms since the epoch. */
+  fetchedAt: z.number().int().min(0),
+});
+export type AccessLogEntry = z.infer<typeof AccessLogEntry>;
+
+export const AccessLog = z.strictObject({
+  entries: z.array(AccessLogEntry).max(MAX_ACCESS_LOG_ENTRIES),
+});
+export type AccessLog = z.infer<typeof AccessLog>;
+
+/**
+ * A contact's device certificate or identity key changed on the relay.
+ * Clients fetch the bundles again and compare the identity key with the
+ * pinned one. The relay may send the same notice more than once, with the
+ * same `changedAt`.
+ */
+export const KeyChanged = z.strictObject({
+  userId: Username,
+  /** Relay time of the change, in ms since the epoch. */
+  changedAt: z.number().int().min(0),
+});
+export type KeyChanged = z.infer<typeof KeyChanged>;
