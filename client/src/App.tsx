@@ -12,6 +12,7 @@ import { StorageNotice } from './components/StorageNotice';
 export function App() {
   const [snapshot, store] = useCloak();
   const [listFocus, setListFocus] = useState<{ peerId: string }>();
+  const [composerFocus, setComposerFocus] = useState(0);
   const alerts = (
     <AlertList
       alerts={snapshot.alerts}
@@ -76,7 +77,11 @@ export function App() {
           <div className="panes">
             <aside className="sidebar">
               <StartChatForm
-                onStartChat={(username) => store.startChat(username)}
+                onStartChat={async (username) => {
+                  const opened = await store.startChat(username);
+                  if (opened) setComposerFocus((count) => count + 1);
+                  return opened;
+                }}
               />
               {snapshot.showStorageNotice && (
                 <StorageNotice onDismiss={() => store.dismissStorageNotice()} />
@@ -96,6 +101,7 @@ export function App() {
               <MessageThread
                 peerId={snapshot.activePeer}
                 messages={snapshot.messages}
+                focusRequest={composerFocus}
                 onSend={(text) => store.sendMessage(text)}
                 onBack={() => {
                   const peerId = snapshot.activePeer;

@@ -29,6 +29,11 @@ export interface MessageThreadProps {
   readonly onSend: (text: string) => void;
   /** Returns to the conversation list in the one-pane phone layout. */
   readonly onBack: () => void;
+  /**
+   * Counter that moves focus to the composer each time it changes, such as
+   * after "Start chat" for the conversation that is already open.
+   */
+  readonly focusRequest?: number;
 }
 
 /** State words shown for outgoing messages; incoming ones show none. */
@@ -44,6 +49,7 @@ export function MessageThread({
   messages,
   onSend,
   onBack,
+  focusRequest = 0,
 }: MessageThreadProps) {
   const [draft, setDraft] = useState('');
   const listRef = useRef<HTMLOListElement>(null);
@@ -51,10 +57,10 @@ export function MessageThread({
   const inputId = useId();
   const now = useNow();
 
-  // Opening a thread moves focus to its composer.
+  // Opening a thread, or a new focus request, moves focus to the composer.
   useEffect(() => {
     inputRef.current?.focus();
-  }, [peerId]);
+  }, [peerId, focusRequest]);
 
   useEffect(() => {
     const list = listRef.current;
