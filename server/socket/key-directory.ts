@@ -5,9 +5,9 @@
  * bundles within the retention window.
  *
  * Delivery of `keys:changed` is at least once. A notice goes live to the
- * online devices of each such user, and at sign-in a device gets again every
- * change since its previous sign-in, so a device that was online at the time
- * may see the same notice (same `changedAt`) twice. The notice only says
+ * online devices of each such user. At sign-in, a device gets again every
+ * change since its previous sign-in, so a device that was online at the
+ * time may see the same notice (same `changedAt`) twice. The notice only says
  * "fetch the bundles again and compare the identity key with the pinned
  * one", so a repeat costs a fetch and nothing else.
  */
