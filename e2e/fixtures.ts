@@ -112,14 +112,29 @@ export function filesBelow(folder: string): string[] {
 export function relayFilesContaining(needle: string): string[] {
   const dataDir = process.env.CLOAK_DATA_DIR;
   const logFile = process.env.CLOAK_LOG_FILE;
-  if (!dataDir || !logFile) throw new Error('relay paths are not set');
-  const forms = [
-    Buffer.from(needle, 'utf8'),
-    Buffer.from(Buffer.from(needle, 'utf8').toString('base64url')),
-    Buffer.from(needle, 'utf16le'),
-  ];
+  if (!dataDir || !logFile) {
+    throw new Error(
+      'CLOAK_DATA_DIR or CLOAK_LOG_FILE is not set; run through playwright.config.ts',
+    );
+  }
+  const raw = Buffer.from(needle, 'utf8');
+  const forms = [raw, Buffer.from(needle, 'utf16le')];
+  // Base64 of the needle at each of the three byte alignments, minus the
+  // edge characters that depend on the neighbouring bytes.
+  for (const offset of [0, 1, 2]) {
+    const encoded = Buffer.concat([Buffer.alloc(offset), raw]).toString(
+      'base64',
+    );
+    const start = offset === 0 ? 0 : Math.ceil((offset * 4) / 3) + 1;
+    forms.push(Buffer.from(encoded.slice(start, -4)));
+    forms.push(Buffer.from(toBase64Url(encoded.slice(start, -4))));
+  }
   return [...filesBelow(dataDir), logFile].filter((file) => {
     const content = readFileSync(file);
     return forms.some((form) => content.includes(form));
   });
+}
+
+function toBase64Url(base64: string): string {
+  return base64.replace(/\+/g, '-').replace(/\//g, '_');
 }
