@@ -8,15 +8,37 @@ import { MessageThread } from './components/MessageThread';
 import { RegistrationStatus } from './components/RegistrationStatus';
 import { StartChatForm } from './components/StartChatForm';
 import { StorageNotice } from './components/StorageNotice';
+import { isPhoneLayout } from './components/layout';
 
 export function App() {
   const [snapshot, store] = useCloak();
   const [listFocus, setListFocus] = useState<{ peerId: string }>();
   const [composerFocus, setComposerFocus] = useState(0);
+  // The recipient field takes focus when the signed-in screen appears, such
+  // as right after account creation, and after a dismissal.
+  const [recipientFocus, setRecipientFocus] = useState(0);
+  const [usernameFocus, setUsernameFocus] = useState(0);
+
+  // A dismissed alert or notice takes focus with it, so focus moves to the
+  // field where the user most likely acts next. The phone layout hides the
+  // recipient field while a thread is open, so the composer takes it there.
+  function focusAfterDismiss() {
+    if (snapshot.phase === 'create-account') {
+      setUsernameFocus((count) => count + 1);
+    } else if (snapshot.activePeer !== undefined && isPhoneLayout()) {
+      setComposerFocus((count) => count + 1);
+    } else {
+      setRecipientFocus((count) => count + 1);
+    }
+  }
+
   const alerts = (
     <AlertList
       alerts={snapshot.alerts}
-      onDismiss={(id) => store.dismissAlert(id)}
+      onDismiss={(id) => {
+        store.dismissAlert(id);
+        focusAfterDismiss();
+      }}
     />
   );
 
@@ -54,6 +76,7 @@ export function App() {
               snapshot.creatingAccount || snapshot.registration !== undefined
             }
             pendingUsername={snapshot.registration?.userId}
+            focusRequest={usernameFocus}
             onCreate={(username) => void store.createAccount(username)}
           />
           {snapshot.registration && (
@@ -77,6 +100,8 @@ export function App() {
           <div className="panes">
             <aside className="sidebar">
               <StartChatForm
+                focusRequest={recipientFocus}
+                onEdit={() => store.editRecipient()}
                 onStartChat={async (username) => {
                   const opened = await store.startChat(username);
                   if (opened) setComposerFocus((count) => count + 1);
@@ -84,7 +109,12 @@ export function App() {
                 }}
               />
               {snapshot.showStorageNotice && (
-                <StorageNotice onDismiss={() => store.dismissStorageNotice()} />
+                <StorageNotice
+                  onDismiss={() => {
+                    store.dismissStorageNotice();
+                    focusAfterDismiss();
+                  }}
+                />
               )}
               <ConversationList
                 conversations={snapshot.conversations}

@@ -25,6 +25,12 @@ import {
   LocalStore,
   type MessageView,
 } from '../storage/local-store';
+import {
+  addAlert,
+  type AlertMessage,
+  type AlertSource,
+  clearAlerts,
+} from './alerts';
 
 const log = createLogger('app');
 
@@ -32,8 +38,6 @@ const log = createLogger('app');
 const PROCESSED_ID_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 /** Interval of outbox flushes while connected, for sends that timed out. */
 const OUTBOX_RETRY_MS = 15_000;
-/** Alerts shown at once; older ones are dropped. */
-const MAX_ALERTS = 3;
 
 export type Phase =
   'loading' | 'waiting-for-lock' | 'create-account' | 'ready' | 'unsupported';
@@ -49,10 +53,7 @@ export interface RegistrationView {
   readonly retryInMs: number | undefined;
 }
 
-export interface AlertMessage {
-  readonly id: number;
-  readonly text: string;
-}
+export type { AlertMessage, AlertSource } from './alerts';
 
 export interface CloakSnapshot {
   readonly phase: Phase;
@@ -113,13 +114,20 @@ export class CloakStore {
     for (const listener of this.listeners) listener();
   }
 
-  private alert(error: unknown): void {
-    const text = alertText(error);
-    if (this.snapshot.alerts.some((alert) => alert.text === text)) return;
-    const alert = { id: this.nextAlertId++, text };
-    this.update({
-      alerts: [...this.snapshot.alerts, alert].slice(-MAX_ALERTS),
-    });
+  private alert(error: unknown, source: AlertSource): void {
+    const alert = { id: this.nextAlertId++, text: alertText(error), source };
+    this.update({ alerts: addAlert(this.snapshot.alerts, alert) });
+  }
+
+  /** Removes the alerts of `source`, after that action succeeded. */
+  private clearAlerts(source: AlertSource): void {
+    const alerts = clearAlerts(this.snapshot.alerts, source);
+    if (alerts !== this.snapshot.alerts) this.update({ alerts });
+  }
+
+  /** Removes a failed "Start chat" alert once the recipient is edited. */
+  editRecipient(): void {
+    this.clearAlerts('start-chat');
   }
 
   dismissAlert(id: number): void {
@@ -155,6 +163,7 @@ export class CloakStore {
           'storage-failed',
           'The local database could not be opened. Reload the page.',
         ),
+        'storage',
       );
     }
   }
@@ -171,7 +180,7 @@ export class CloakStore {
     try {
       parseUsername(username);
     } catch (error) {
-      this.alert(error);
+      this.alert(error, 'account');
       return;
     }
     this.update({ creatingAccount: true });
@@ -180,7 +189,7 @@ export class CloakStore {
       created = await createPendingAccount(db, username);
     } catch (error) {
       log.error('account creation failed', error);
-      this.alert(error);
+      this.alert(error, 'account');
       return;
     } finally {
       this.update({ creatingAccount: false });
@@ -226,7 +235,7 @@ export class CloakStore {
     } catch (error) {
       log.error('registration failed', error);
       this.update({ registration: undefined });
-      this.alert(error);
+      this.alert(error, 'account');
       return;
     }
     if (!registered) return;
@@ -259,6 +268,7 @@ export class CloakStore {
       onState: (connection) => this.update({ connection }),
       onSignedIn: (counts) => {
         this.signInAlerted = false;
+        this.clearAlerts('connection');
         void this.engine?.flushOutbox();
         void this.engine?.refillPrekeys(counts);
         void this.engine?.rotatePrekeysIfDue();
@@ -278,6 +288,7 @@ export class CloakStore {
             `Signing in to the relay failed (${errorCode(error)}). ` +
               'Cloak retries by itself.',
           ),
+          'connection',
         );
       },
     });
@@ -287,7 +298,7 @@ export class CloakStore {
       identity,
       transport: connection,
       onChange: (change) => this.applyChange(change),
-      onError: (error) => this.alert(error),
+      onError: (error) => this.alert(error, 'engine'),
     });
 
     // The notice is recorded as shown before it renders, so that a reload
@@ -343,10 +354,11 @@ export class CloakStore {
     try {
       const peerId = await this.engine.startChat(username);
       await this.openConversation(peerId);
+      this.clearAlerts('start-chat');
       return true;
     } catch (error) {
       log.error('start chat failed', error);
-      this.alert(error);
+      this.alert(error, 'start-chat');
       return false;
     }
   }
@@ -375,10 +387,13 @@ export class CloakStore {
   sendMessage(text: string): void {
     const peerId = this.snapshot.activePeer;
     if (!this.engine || peerId === undefined) return;
-    this.engine.sendText(peerId, text).catch((error: unknown) => {
-      log.error('send failed', error);
-      this.alert(error);
-    });
+    this.engine.sendText(peerId, text).then(
+      () => this.clearAlerts('send'),
+      (error: unknown) => {
+        log.error('send failed', error);
+        this.alert(error, 'send');
+      },
+    );
   }
 
   /** Stops the connection, the outbox retries and registration retries. */

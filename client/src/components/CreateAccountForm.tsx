@@ -1,20 +1,28 @@
-import { type FormEvent, useId, useState } from 'react';
+import { type FormEvent, useEffect, useId, useRef, useState } from 'react';
 
 export interface CreateAccountFormProps {
   readonly busy: boolean;
   /** Username of a registration in progress, shown in place of the input. */
   readonly pendingUsername?: string | undefined;
   readonly onCreate: (username: string) => void;
+  /** Counter that moves focus to the username field each time it changes. */
+  readonly focusRequest?: number;
 }
 
 export function CreateAccountForm({
   busy,
   pendingUsername,
   onCreate,
+  focusRequest = 0,
 }: CreateAccountFormProps) {
   const [username, setUsername] = useState('');
   const inputId = useId();
   const hintId = useId();
+  const inputRef = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    if (focusRequest > 0) inputRef.current?.focus();
+  }, [focusRequest]);
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -27,6 +35,7 @@ export function CreateAccountForm({
       <label htmlFor={inputId}>Username</label>
       <input
         id={inputId}
+        ref={inputRef}
         name="username"
         autoComplete="username"
         autoCapitalize="none"
