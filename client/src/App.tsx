@@ -48,7 +48,7 @@ export function App() {
         <h1>Cloak</h1>
         {snapshot.userId !== undefined && (
           <p className="me">
-            Signed in as <strong>{snapshot.userId}</strong>
+            Signed in as <strong dir="auto">{snapshot.userId}</strong>
           </p>
         )}
         {snapshot.phase === 'ready' && (

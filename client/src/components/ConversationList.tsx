@@ -25,10 +25,15 @@ export interface ConversationListProps {
   readonly focusRequest?: { readonly peerId: string } | undefined;
 }
 
-function previewText(lastMessage: LastMessage | undefined): string {
+/**
+ * Renders the preview line. Message text sits in its own `bdi`, so that
+ * right-to-left text or a U+202E override cannot reorder "You:".
+ */
+function Preview({ lastMessage }: { lastMessage: LastMessage | undefined }) {
   if (lastMessage === undefined) return 'No messages yet';
-  if (lastMessage.direction === 'out') return `You: ${lastMessage.text}`;
-  return lastMessage.text;
+  const text = <bdi>{lastMessage.text}</bdi>;
+  if (lastMessage.direction === 'out') return <>You: {text}</>;
+  return text;
 }
 
 /**
@@ -66,7 +71,9 @@ export function ConversationList({
               aria-current={peerId === activePeer ? 'true' : undefined}
               onClick={() => onOpen(peerId)}
             >
-              <span className="peer">{peerId}</span>
+              <span className="peer" dir="auto">
+                {peerId}
+              </span>
               {unread > 0 && (
                 <span className="unread">
                   {unread}
@@ -76,7 +83,7 @@ export function ConversationList({
               <span
                 className={`preview preview-${lastMessage?.direction ?? 'empty'}`}
               >
-                {previewText(lastMessage)}
+                <Preview lastMessage={lastMessage} />
               </span>
               <time className="activity" dateTime={isoTime(lastActivity)}>
                 {browserTimeFormatter.listTime(lastActivity, now)}

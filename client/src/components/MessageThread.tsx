@@ -112,7 +112,9 @@ export function MessageThread({
           <span aria-hidden="true">←</span> Back
           <span className="visually-hidden"> to conversations</span>
         </button>
-        <h2 id="thread-title">{peerId}</h2>
+        <h2 id="thread-title" dir="auto">
+          {peerId}
+        </h2>
       </header>
       <ol className="messages" aria-label="Messages" ref={listRef} tabIndex={0}>
         {messages.map((message) => (
@@ -120,7 +122,9 @@ export function MessageThread({
             key={message.key}
             className={`message message-${message.direction}`}
           >
-            <p className="text">{message.text}</p>
+            <p className="text" dir="auto">
+              {message.text}
+            </p>
             <p className="meta">
               <time dateTime={isoTime(message.sentAt)}>
                 {browserTimeFormatter.messageTime(message.sentAt, now)}
