@@ -6,7 +6,12 @@ import {
   useRef,
   useState,
 } from 'react';
-import { MAX_TEXT_LENGTH } from '../../../shared/wire/content';
+import {
+  checkDraft,
+  counterText,
+  type DraftProblem,
+  problemText,
+} from './draft';
 import { browserTimeFormatter, isoTime } from './format-time';
 import { isPhoneLayout } from './layout';
 import { useNow } from './use-now';
@@ -52,9 +57,14 @@ export function MessageThread({
   focusRequest = 0,
 }: MessageThreadProps) {
   const [draft, setDraft] = useState('');
+  // The problem of the last blocked send, shown until the draft changes.
+  const [blocked, setBlocked] = useState<DraftProblem>();
   const listRef = useRef<HTMLOListElement>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const inputId = useId();
+  const counterId = useId();
+  const hintId = useId();
+  const check = checkDraft(draft);
   const now = useNow();
 
   // Opening a thread, or a new focus request, moves focus to the composer.
@@ -67,8 +77,13 @@ export function MessageThread({
     if (list) list.scrollTop = list.scrollHeight;
   }, [messages.length, peerId]);
 
+  // A draft that cannot be sent stays in the composer with a hint; nothing
+  // is ever cut to fit the limit.
   function send() {
-    if (draft.trim() === '') return;
+    if (check.problem !== undefined) {
+      setBlocked(check.problem);
+      return;
+    }
     onSend(draft);
     setDraft('');
   }
@@ -147,14 +162,29 @@ export function MessageThread({
           id={inputId}
           ref={inputRef}
           rows={2}
-          maxLength={MAX_TEXT_LENGTH}
           value={draft}
           placeholder={`Message ${peerId}`}
-          onChange={(event) => setDraft(event.target.value)}
+          aria-describedby={`${counterId} ${hintId}`}
+          aria-invalid={check.problem === 'too-long' ? true : undefined}
+          onChange={(event) => {
+            setDraft(event.target.value);
+            setBlocked(undefined);
+          }}
           onKeyDown={onKeyDown}
         />
         <button type="submit">Send</button>
       </form>
+      <p
+        id={counterId}
+        className={
+          check.remaining < 0 ? 'draft-counter over-limit' : 'draft-counter'
+        }
+      >
+        {check.showCounter ? counterText(check.remaining) : ''}
+      </p>
+      <p id={hintId} className="draft-hint" aria-live="polite">
+        {blocked === undefined ? '' : problemText(blocked)}
+      </p>
     </section>
   );
 }
