@@ -8,10 +8,11 @@ import { MessageThread } from './components/MessageThread';
 import { RegistrationStatus } from './components/RegistrationStatus';
 import { StartChatForm } from './components/StartChatForm';
 import { StorageNotice } from './components/StorageNotice';
-import { isPhoneLayout } from './components/layout';
+import { isPhoneLayout, usePhoneLayout } from './components/layout';
 
 export function App() {
   const [snapshot, store] = useCloak();
+  const phoneLayout = usePhoneLayout();
   const [listFocus, setListFocus] = useState<{ peerId: string }>();
   const [composerFocus, setComposerFocus] = useState(0);
   // The recipient field takes focus when the signed-in screen appears, such
@@ -32,6 +33,11 @@ export function App() {
     }
   }
 
+  // Exactly one status element exists: in the page header, or in the
+  // thread header while a phone shows the thread alone.
+  const connection = <ConnectionStatus state={snapshot.connection} />;
+  const statusInThread = phoneLayout && snapshot.activePeer !== undefined;
+
   const alerts = (
     <AlertList
       alerts={snapshot.alerts}
@@ -51,9 +57,7 @@ export function App() {
             Signed in as <strong dir="auto">{snapshot.userId}</strong>
           </p>
         )}
-        {snapshot.phase === 'ready' && (
-          <ConnectionStatus state={snapshot.connection} />
-        )}
+        {snapshot.phase === 'ready' && !statusInThread && connection}
       </header>
       {snapshot.phase === 'loading' && <p className="centered">Loading…</p>}
       {snapshot.phase === 'unsupported' && (
@@ -132,6 +136,7 @@ export function App() {
                 peerId={snapshot.activePeer}
                 messages={snapshot.messages}
                 focusRequest={composerFocus}
+                status={statusInThread ? connection : undefined}
                 onSend={(text) => store.sendMessage(text)}
                 onBack={() => {
                   const peerId = snapshot.activePeer;

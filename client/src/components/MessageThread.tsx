@@ -1,6 +1,7 @@
 import {
   type FormEvent,
   type KeyboardEvent,
+  type ReactNode,
   useEffect,
   useId,
   useRef,
@@ -39,6 +40,11 @@ export interface MessageThreadProps {
    * after "Start chat" for the conversation that is already open.
    */
   readonly focusRequest?: number;
+  /**
+   * Connection status shown in the thread header, for the phone layout
+   * where the page header can scroll out of view.
+   */
+  readonly status?: ReactNode;
 }
 
 /** State words shown for outgoing messages; incoming ones show none. */
@@ -55,6 +61,7 @@ export function MessageThread({
   onSend,
   onBack,
   focusRequest = 0,
+  status,
 }: MessageThreadProps) {
   const [draft, setDraft] = useState('');
   // The problem of the last blocked send, shown until the draft changes.
@@ -130,6 +137,7 @@ export function MessageThread({
         <h2 id="thread-title" dir="auto">
           {peerId}
         </h2>
+        {status}
       </header>
       <ol className="messages" aria-label="Messages" ref={listRef} tabIndex={0}>
         {messages.map((message) => (
