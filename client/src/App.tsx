@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useCloak } from './app/use-cloak';
 import { AlertList } from './components/AlertList';
 import { ConnectionStatus } from './components/ConnectionStatus';
@@ -8,11 +8,17 @@ import { MessageThread } from './components/MessageThread';
 import { RegistrationStatus } from './components/RegistrationStatus';
 import { StartChatForm } from './components/StartChatForm';
 import { StorageNotice } from './components/StorageNotice';
+import { unreadTitle } from './components/unread-title';
 import { isPhoneLayout, usePhoneLayout } from './components/layout';
 
 export function App() {
   const [snapshot, store] = useCloak();
   const phoneLayout = usePhoneLayout();
+  const title = unreadTitle(snapshot.conversations);
+
+  useEffect(() => {
+    document.title = title;
+  }, [title]);
   const [listFocus, setListFocus] = useState<{ peerId: string }>();
   const [composerFocus, setComposerFocus] = useState(0);
   // The recipient field takes focus when the signed-in screen appears, such

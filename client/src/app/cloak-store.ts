@@ -311,6 +311,7 @@ export class CloakStore {
       });
     this.update({ phase: 'ready', userId: identity.userId, showStorageNotice });
     await this.refreshConversations();
+    await this.reopenConversation(store);
     void store
       .pruneProcessed(Date.now() - PROCESSED_ID_RETENTION_MS)
       .catch((error: unknown) => log.error('prune failed', error));
@@ -318,6 +319,18 @@ export class CloakStore {
     this.retryTimer = setInterval(() => {
       if (connection.connected) void this.engine?.flushOutbox();
     }, OUTBOX_RETRY_MS);
+  }
+
+  /** Opens the conversation that was open before the page reloaded. */
+  private async reopenConversation(store: LocalStore): Promise<void> {
+    try {
+      const peerId = await store.openConversation();
+      if (peerId !== undefined && this.snapshot.activePeer === undefined) {
+        await this.openConversation(peerId);
+      }
+    } catch (error) {
+      log.error('reopen conversation failed', error);
+    }
   }
 
   private applyChange(change: EngineChange): void {
@@ -368,8 +381,15 @@ export class CloakStore {
     if (peerId !== this.snapshot.activePeer) {
       this.update({ activePeer: peerId, messages: [] });
     }
+    this.rememberOpenConversation(peerId);
     await this.engine.setActiveConversation(peerId);
     await this.refreshMessages();
+  }
+
+  private rememberOpenConversation(peerId: string | undefined): void {
+    this.store?.setOpenConversation(peerId).catch((error: unknown) => {
+      log.error('open conversation not saved', error);
+    });
   }
 
   /** Closes the open conversation, whose new messages then count as unread. */
@@ -378,6 +398,7 @@ export class CloakStore {
     // A message load still running belongs to the closed thread.
     this.messagesRequest++;
     this.update({ activePeer: undefined, messages: [] });
+    this.rememberOpenConversation(undefined);
     this.engine?.setActiveConversation(undefined).catch((error: unknown) => {
       log.error('close conversation failed', error);
     });

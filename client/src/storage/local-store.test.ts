@@ -154,6 +154,23 @@ describe('LocalStore', () => {
     ]);
   });
 
+  it('remembers the open conversation', async () => {
+    const { db, store } = await createStore();
+    await store.addOutgoingMessage('bob', 'message-1', 'hi bob', NOW);
+    await store.setOpenConversation('bob');
+    expect(await (await reopen(db)).openConversation()).toBe('bob');
+
+    await store.setOpenConversation(undefined);
+    expect(await (await reopen(db)).openConversation()).toBeUndefined();
+    expect(await store.settings()).not.toHaveProperty('openConversation');
+  });
+
+  it('forgets an open conversation that is gone', async () => {
+    const { store } = await createStore();
+    await store.setOpenConversation('carol');
+    expect(await store.openConversation()).toBeUndefined();
+  });
+
   it('orders equal activity by peer', async () => {
     const { store } = await createStore();
     await store.addOutgoingMessage('carol', 'message-1', 'to carol', NOW);

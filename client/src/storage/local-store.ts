@@ -376,6 +376,32 @@ export class LocalStore {
     });
   }
 
+  /**
+   * Records the open conversation, or none, so that a reload opens the
+   * same one again.
+   */
+  async setOpenConversation(peerId: string | undefined): Promise<void> {
+    await inTransaction(this.db, ['settings'], async (tx) => {
+      const settings = tx.objectStore('settings');
+      const row = { ...DEFAULT_SETTINGS, ...(await settings.get(SELF)) };
+      if (row.openConversation === peerId) return;
+      const { openConversation: _previous, ...rest } = row;
+      await settings.put(
+        peerId === undefined ? rest : { ...rest, openConversation: peerId },
+        SELF,
+      );
+    });
+  }
+
+  /**
+   * Returns the conversation that was open last, if it still exists.
+   */
+  async openConversation(): Promise<string | undefined> {
+    const peerId = (await this.settings()).openConversation;
+    if (peerId === undefined) return undefined;
+    return (await this.hasConversation(peerId)) ? peerId : undefined;
+  }
+
   /** Looks up our private prekeys for a session set-up. */
   prekeyLookup(): PrekeyLookup {
     return {

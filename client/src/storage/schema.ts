@@ -33,6 +33,8 @@ export interface SettingsRow {
    * again. Absent once the account is registered.
    */
   readonly pendingRegistration?: RegisterRequest;
+  /** The contact whose conversation was open last, reopened on reload. */
+  readonly openConversation?: string;
 }
 
 export type PrekeyRow =
