@@ -54,7 +54,8 @@ export interface RelayOptions {
   readonly synchronous?: SynchronousMode;
   /**
    * Origin that devices sign at sign-in and that browsers must send, such as
-   * `https://cloak.example`. Default: `http://` + the request's Host header.
+   * `https://cloak.example`. Default: `http://` (`https://` with TLS) + the
+   * request's Host header.
    */
   readonly publicOrigin?: string;
   readonly rateLimits?: RateLimitOverrides;

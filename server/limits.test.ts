@@ -168,7 +168,7 @@ describe('connection limits', () => {
         outcome.socket.disconnect();
         await closed;
       }
-      // The relay sees the close a moment after the client.
+      // The relay handles the close a moment after the client.
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   });
@@ -369,7 +369,7 @@ describe('TLS', () => {
     const [code] = await once(child, 'exit');
     expect(code).toBe(1);
     const output = lines.join('\n');
-    expect(output).toContain(`Cannot read ${variable} file`);
+    expect(output).toContain(`Failed to read ${variable} file`);
     expect(output).toContain(missing);
   });
 

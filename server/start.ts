@@ -45,7 +45,7 @@ function readPemFile(variable: 'TLS_CERT' | 'TLS_KEY', file: string): Buffer {
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? String(error);
     throw new Error(
-      `Cannot read ${variable} file "${file}" (${reason}). Set ${variable} to a readable PEM file.`,
+      `Failed to read ${variable} file "${file}" (${reason}). Set ${variable} to a readable PEM file.`,
     );
   }
 }

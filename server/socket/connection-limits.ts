@@ -101,9 +101,9 @@ export class ConnectionGate {
     }
     const entry: Admitted = { address, signedIn: false };
     this.admitted.set(socket.id, entry);
-    // A socket admitted here may never emit `disconnect`, when its transport
-    // closes before the connection completes, so the transport's close
-    // releases the slots as well; whichever comes first wins.
+    // A socket whose transport closes before the connection completes never
+    // emits `disconnect`. So the transport's close releases the slots too,
+    // and whichever event comes first releases them.
     const release = () => {
       if (this.admitted.get(socket.id) !== entry) return;
       this.admitted.delete(socket.id);

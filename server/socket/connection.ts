@@ -39,7 +39,8 @@ export interface ConnectionLimiters {
 /** Socket.IO's untyped listener view, since payloads are validated here. */
 interface UntypedSocket {
   on(event: string, listener: (...args: unknown[]) => void): void;
-  onAny(listener: (event: string, ...args: unknown[]) => void): void;
+  /** Raw packets may name an event with a number, not only a string. */
+  onAny(listener: (event: unknown, ...args: unknown[]) => void): void;
 }
 
 export function handleConnection(
@@ -150,7 +151,8 @@ export function handleConnection(
     });
   }
   untyped.onAny((event, ...args) => {
-    if (!Object.hasOwn(handlers, event)) void dispatch(event, undefined, args);
+    const name = String(event);
+    if (!Object.hasOwn(handlers, name)) void dispatch(name, undefined, args);
   });
 
   socket.on('disconnect', () => {
