@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Server } from 'socket.io';
 import { ErrorCode } from '../shared/wire/errors';
+import { createAdmin } from './admin/admin';
+import { sqliteStoreStats } from './admin/store-stats';
 import {
   KEY_DIRECTORY_LOG_RETENTION_MS,
   MAX_ACK_IDS,
@@ -22,6 +24,7 @@ import { type Logger, createLogger, moduleLogger } from './logger';
 import {
   type ConnectionLimits,
   DeviceAndAddressLimiter,
+  type Rate,
   RateLimiter,
   type RateLimitOverrides,
   resolveConnectionLimits,
@@ -74,6 +77,15 @@ export interface RelayOptions {
    * keys. Never set in production.
    */
   readonly testHooks?: boolean;
+  /**
+   * Admin token (`ADMIN_TOKEN`). When undefined, a token is generated once
+   * and kept in `dataDir/admin-token` with mode 0600.
+   */
+  readonly adminToken?: string | undefined;
+  /** Admin sign-in attempts per address; tests lower it. */
+  readonly adminSignInRate?: Rate | undefined;
+  /** Admin status turns amber when a queued envelope is older, in ms. */
+  readonly adminQueueAgeWarningMs?: number | undefined;
 }
 
 export interface TlsCredentials {
@@ -111,9 +123,19 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
   const logger = moduleLogger(root, 'relay');
   const host = options.host ?? '127.0.0.1';
   mkdirSync(options.dataDir, { recursive: true });
+  const databaseFile = path.join(options.dataDir, DATABASE_FILE);
   const sqlite = openSqliteStore({
-    path: path.join(options.dataDir, DATABASE_FILE),
+    path: databaseFile,
     synchronous: options.synchronous ?? 'NORMAL',
+  });
+  const admin = createAdmin({
+    token: options.adminToken,
+    dataDir: options.dataDir,
+    stats: sqliteStoreStats(sqlite.db, databaseFile),
+    logger: moduleLogger(root, 'admin'),
+    tls: options.tls !== undefined,
+    signInRate: options.adminSignInRate,
+    queueAgeWarningMs: options.adminQueueAgeWarningMs,
   });
   const hooks = options.testHooks ? await loadTestHooks(root) : undefined;
   const store = hooks ? hooks.wrapStore(sqlite) : sqlite;
@@ -137,6 +159,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
       });
     },
     testRoutes: hooks?.router,
+    adminRoutes: admin.router,
     clientDir: options.clientDir ?? path.resolve('dist/client'),
     tls: options.tls !== undefined,
   });
@@ -164,6 +187,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     },
   });
   gate.install(io);
+  admin.attach(io);
   const addressEvents = new RateLimiter(limits.addressEvents);
 
   const delivery = new DeliveryHub();
@@ -187,6 +211,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     signInNonceTtlMs: options.signInNonceTtlMs ?? SIGN_IN_NONCE_TTL_MS,
     deliveryWindow: options.deliveryWindow ?? MAX_ACK_IDS,
     now: Date.now,
+    metrics: admin.metrics,
   };
   hooks?.bind(context);
   io.on('connection', (socket) => {
@@ -247,6 +272,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
   const close = () => {
     closing ??= (async () => {
       clearInterval(pruneTimer);
+      admin.close();
       delivery.closeAll();
       await new Promise<void>((resolve) => {
         io.close(() => resolve());

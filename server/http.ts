@@ -56,6 +56,8 @@ export interface HttpAppOptions {
   readonly onCertificateReplaced?: ((userId: string) => void) | undefined;
   /** Test-only routes, mounted at `/test`; see `test-hooks.ts`. */
   readonly testRoutes?: express.Router | undefined;
+  /** Admin session API, `/metrics`, `/healthz` and `/readyz`. */
+  readonly adminRoutes?: express.Router | undefined;
 }
 
 /**
@@ -86,6 +88,7 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
   app.get('/api/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  if (options.adminRoutes) app.use(options.adminRoutes);
 
   app.post(
     '/api/accounts',

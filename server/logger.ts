@@ -46,7 +46,7 @@ export const REDACT_OPTIONS = { paths: REDACT_PATHS, censor: '[redacted]' };
 export type Logger = pino.Logger;
 
 export type LoggerModule =
-  'relay' | 'http' | 'signin' | 'keys' | 'envelopes' | 'test-hooks';
+  'relay' | 'http' | 'signin' | 'keys' | 'envelopes' | 'test-hooks' | 'admin';
 
 /** Creates the relay's root logger, writing JSON lines to `destination`. */
 export function createLogger(

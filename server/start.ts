@@ -2,7 +2,8 @@
  * Starts the relay from the environment: PORT (default 3000, 0 picks a free
  * port), HOST (default 127.0.0.1), DATA_DIR (default ./data),
  * SQLITE_SYNCHRONOUS (NORMAL or FULL), PUBLIC_ORIGIN, LOG_LEVEL (pino
- * level, default info), and TLS_CERT and TLS_KEY (PEM files; both set serve
+ * level, default info), ADMIN_TOKEN (admin page and `/metrics`; generated
+ * into DATA_DIR/admin-token when unset), and TLS_CERT and TLS_KEY (PEM files; both set serve
  * HTTPS, neither serves HTTP). Builds the client first when
  * `dist/client/index.html` is missing, then logs one line,
  * `Cloak is ready at <url>`, with a `url` field.
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
       clientDir: CLIENT_DIR,
       logger: root,
       testHooks: process.argv.slice(2).includes('--test-hooks'),
+      adminToken: process.env.ADMIN_TOKEN || undefined,
       tls,
     });
   })();

@@ -122,6 +122,7 @@ export function handleConnection(
       if (session.device) limiters.gate.signedIn(socket);
     } catch (error) {
       const wire = toWireError(error);
+      context.metrics?.eventRejected(wire.code);
       if (wire.code === ErrorCode.internal) {
         logger.error(
           {

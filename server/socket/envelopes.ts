@@ -55,7 +55,10 @@ export async function sendEnvelope(
     body: envelope.body,
     serverTs: context.now(),
   });
-  if (!result.duplicate) context.delivery.notify(envelope.to);
+  if (!result.duplicate) {
+    context.delivery.notify(envelope.to);
+    context.metrics?.envelopeStored(envelope.to, envelope.id, result.serverTs);
+  }
   context.loggers.envelopes.debug(
     {
       event: 'envelope-stored',
@@ -79,6 +82,7 @@ export async function acknowledgeEnvelopes(
   const request = parseRequest(AckRequest, payload);
   const deleted = await context.store.deleteEnvelopes(device, request.ids);
   context.delivery.acknowledged(device, request.ids);
+  context.metrics?.envelopesAcknowledged(device, request.ids);
   context.loggers.envelopes.debug(
     { event: 'envelopes-acknowledged', count: deleted },
     'envelopes deleted',

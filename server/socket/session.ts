@@ -3,6 +3,7 @@
  * see them.
  */
 import type { Address } from '../../shared/wire/schemas';
+import type { RelayEventRecorder } from '../admin/metrics';
 import type { Logger } from '../logger';
 import type { DeviceAndAddressLimiter } from '../rate-limit';
 import type { Store } from '../store/store';
@@ -34,6 +35,8 @@ export interface RelayContext {
   /** Envelopes emitted to one socket and not yet acknowledged, at most. */
   readonly deliveryWindow: number;
   readonly now: () => number;
+  /** Counts sends, acknowledgements and rejections for the admin figures. */
+  readonly metrics?: RelayEventRecorder | undefined;
 }
 
 export interface PendingNonce {
