@@ -87,6 +87,8 @@ export class ConnectionGate {
   }
 
   private admit(socket: RelaySocket): ConnectionRefused | undefined {
+    // NOTE: addresses are counted as given, so an IPv6 client that rotates
+    // through its /64 prefix counts as many addresses.
     const address = socket.handshake.address;
     if (!this.open.add(address)) {
       return new ConnectionRefused(
