@@ -301,7 +301,7 @@ describe('TLS', () => {
     expect(reply.ok).toBe(true);
   });
 
-  /** Spawns `npm start`'s script and collects its output until it exits. */
+  /** Spawns `npm start`'s script and collects its output lines. */
   function startScript(env: Record<string, string>) {
     const dataDir = makeDataDir();
     cleanups.push(() => removeDataDir(dataDir));
@@ -382,7 +382,7 @@ describe('TLS', () => {
     expect(lines.join('\n')).toContain('TLS_CERT is missing');
   });
 
-  it('start rejects a key that is not PEM', async () => {
+  it('start rejects a certificate as key', async () => {
     const { child, lines } = startScript({
       TLS_CERT: path.join(tlsDir, 'cert.pem'),
       TLS_KEY: path.join(tlsDir, 'cert.pem'),
