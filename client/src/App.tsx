@@ -51,6 +51,10 @@ export function App() {
         store.dismissAlert(id);
         focusAfterDismiss();
       }}
+      onAction={(action) => {
+        if (action === 'register-again') void store.registerAgain();
+      }}
+      actionBusy={snapshot.registeringAgain}
     />
   );
 

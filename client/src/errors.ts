@@ -6,6 +6,7 @@
 export type ClientErrorCode =
   | 'invalid-username'
   | 'username-taken'
+  | 'account-unknown'
   | 'unknown-user'
   | 'identity-changed'
   | 'offline'

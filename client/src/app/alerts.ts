@@ -7,10 +7,14 @@
 export type AlertSource =
   'account' | 'start-chat' | 'send' | 'connection' | 'engine' | 'storage';
 
+/** A button shown with an alert that offers the fix. */
+export type AlertAction = 'register-again';
+
 export interface AlertMessage {
   readonly id: number;
   readonly text: string;
   readonly source: AlertSource;
+  readonly action?: AlertAction;
 }
 
 /** Alerts shown at once; older ones are dropped. */

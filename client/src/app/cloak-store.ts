@@ -7,9 +7,12 @@
 import type { LocalIdentity } from '../../../shared/crypto/keys';
 import { systemRandom } from '../../../shared/crypto/random';
 import {
+  accountUnknownError,
   createPendingAccount,
   finishRegistration,
   parseUsername,
+  type RegistrationOutcome,
+  registerAgain,
 } from '../engine/account';
 import { Engine, type EngineChange } from '../engine/engine';
 import { acquireEngineLock } from '../engine/lock';
@@ -27,6 +30,7 @@ import {
 } from '../storage/local-store';
 import {
   addAlert,
+  type AlertAction,
   type AlertMessage,
   type AlertSource,
   clearAlerts,
@@ -53,7 +57,7 @@ export interface RegistrationView {
   readonly retryInMs: number | undefined;
 }
 
-export type { AlertMessage, AlertSource } from './alerts';
+export type { AlertAction, AlertMessage, AlertSource } from './alerts';
 
 export interface CloakSnapshot {
   readonly phase: Phase;
@@ -62,6 +66,8 @@ export interface CloakSnapshot {
   readonly showStorageNotice: boolean;
   readonly creatingAccount: boolean;
   readonly registration: RegistrationView | undefined;
+  /** True while a signed-in account is being registered again. */
+  readonly registeringAgain: boolean;
   readonly conversations: readonly ConversationView[];
   readonly activePeer: string | undefined;
   readonly messages: readonly MessageView[];
@@ -75,6 +81,7 @@ const initialSnapshot: CloakSnapshot = {
   showStorageNotice: false,
   creatingAccount: false,
   registration: undefined,
+  registeringAgain: false,
   conversations: [],
   activePeer: undefined,
   messages: [],
@@ -92,6 +99,7 @@ export class CloakStore {
   private nextAlertId = 1;
   private db: CloakDb | undefined;
   private store: LocalStore | undefined;
+  private identity: LocalIdentity | undefined;
   private engine: Engine | undefined;
   private connection: RelayConnection | undefined;
   private messagesRequest = 0;
@@ -114,8 +122,17 @@ export class CloakStore {
     for (const listener of this.listeners) listener();
   }
 
-  private alert(error: unknown, source: AlertSource): void {
-    const alert = { id: this.nextAlertId++, text: alertText(error), source };
+  private alert(
+    error: unknown,
+    source: AlertSource,
+    action?: AlertAction,
+  ): void {
+    const alert = {
+      id: this.nextAlertId++,
+      text: alertText(error),
+      source,
+      ...(action ? { action } : {}),
+    };
     this.update({ alerts: addAlert(this.snapshot.alerts, alert) });
   }
 
@@ -264,6 +281,7 @@ export class CloakStore {
 
   private async run(store: LocalStore, identity: LocalIdentity): Promise<void> {
     this.store = store;
+    this.identity = identity;
     const connection = new RelayConnection(identity, {
       onState: (connection) => this.update({ connection }),
       onSignedIn: (counts) => {
@@ -289,6 +307,14 @@ export class CloakStore {
               'Cloak retries by itself.',
           ),
           'connection',
+        );
+      },
+      onAccountUnknown: () => {
+        this.clearAlerts('connection');
+        this.alert(
+          accountUnknownError(identity.userId),
+          'account',
+          'register-again',
         );
       },
     });
@@ -354,6 +380,38 @@ export class CloakStore {
     const request = ++this.messagesRequest;
     const messages = await this.store.listMessages(peerId);
     if (request === this.messagesRequest) this.update({ messages });
+  }
+
+  /**
+   * Registers the account again with a relay that lost it, then signs in,
+   * which sends the messages waiting in the outbox. A taken username ends
+   * with an alert that has no retry.
+   */
+  async registerAgain(): Promise<void> {
+    const { store, identity, connection } = this;
+    if (!store || !identity || !connection) return;
+    if (this.snapshot.registeringAgain) return;
+    this.update({ registeringAgain: true });
+    let outcome: RegistrationOutcome;
+    try {
+      outcome = await registerAgain(store, identity);
+    } catch (error) {
+      log.error('second registration failed', error);
+      const failure = new ClientError(
+        'storage-failed',
+        'The new prekeys could not be stored. Try again.',
+      );
+      outcome = { status: 'retry', error: failure };
+    } finally {
+      this.update({ registeringAgain: false });
+    }
+    this.clearAlerts('account');
+    if (outcome.status === 'registered') {
+      connection.start();
+      return;
+    }
+    const retry = outcome.status === 'retry' ? 'register-again' : undefined;
+    this.alert(outcome.error, 'account', retry);
   }
 
   /** Hides the storage notice, which is already recorded as shown. */

@@ -4,10 +4,13 @@ import { systemRandom } from '../../../shared/crypto/random';
 import { ErrorCode } from '../../../shared/wire/errors';
 import { type CloakDb, openCloakDb } from '../storage/db';
 import { LocalStore } from '../storage/local-store';
+import { ONE_TIME_PREKEY_POOL_SIZE } from '../../../shared/wire/limits';
+import { RegisterRequest } from '../../../shared/wire/schemas';
 import {
   createPendingAccount,
   finishRegistration,
   REGISTRATION_RETRY_MAX_MS,
+  registerAgain,
   registrationRetryDelay,
   sendRegistration,
 } from './account';
@@ -194,5 +197,70 @@ describe('account registration', () => {
     expect(registrationRetryDelay(5)).toBe(32_000);
     expect(registrationRetryDelay(6)).toBe(REGISTRATION_RETRY_MAX_MS);
     expect(registrationRetryDelay(1_000)).toBe(REGISTRATION_RETRY_MAX_MS);
+  });
+});
+
+/** Creates Alice's account and marks it registered, as after sign-up. */
+async function registeredAlice() {
+  const { db, store } = await pendingAlice();
+  const original = await store.pendingRegistration();
+  if (!original) throw new Error('no pending registration');
+  await sendRegistration(store, relayReplies(reply(201)));
+  const opened = await LocalStore.open(db, systemRandom);
+  if (!opened) throw new Error('no stored account');
+  return { db, original, ...opened };
+}
+
+describe('registering again', () => {
+  it('sends the same certificate and prekeys', async () => {
+    const { original, store, identity } = await registeredAlice();
+    const relay = relayReplies(reply(201));
+
+    expect(await registerAgain(store, identity, relay)).toEqual({
+      status: 'registered',
+    });
+    const sent = RegisterRequest.parse(JSON.parse(relay.bodies[0] ?? ''));
+    expect(sent.certificate).toEqual(original.certificate);
+    expect(sent.signedPrekey).toEqual(original.signedPrekey);
+    expect(sent.lastResortPqPrekey).toEqual(original.lastResortPqPrekey);
+  });
+
+  it('publishes fresh one-time prekeys', async () => {
+    const { original, store, identity } = await registeredAlice();
+    const relay = relayReplies(reply(201));
+    await registerAgain(store, identity, relay);
+
+    const sent = RegisterRequest.parse(JSON.parse(relay.bodies[0] ?? ''));
+    const ids = sent.oneTimePrekeys.map((prekey) => prekey.keyId);
+    const oldIds = new Set(original.oneTimePrekeys.map((key) => key.keyId));
+    expect(ids).toHaveLength(ONE_TIME_PREKEY_POOL_SIZE);
+    expect(ids.some((id) => oldIds.has(id))).toBe(false);
+    expect(sent.oneTimePqPrekeys).toHaveLength(ONE_TIME_PREKEY_POOL_SIZE);
+    const lookup = store.prekeyLookup();
+    for (const id of [ids[0], ids.at(-1)]) {
+      expect(await lookup.oneTimePrekey(id ?? -1)).toBeInstanceOf(CryptoKey);
+    }
+  });
+
+  it('keeps the account when the name is taken', async () => {
+    const { db, store, identity } = await registeredAlice();
+    const relay = relayReplies(
+      reply(409, { code: ErrorCode.usernameTaken, message: 'taken' }),
+    );
+
+    expect(await registerAgain(store, identity, relay)).toMatchObject({
+      status: 'rejected',
+      error: { code: 'username-taken' },
+    });
+    const opened = await LocalStore.open(db, systemRandom);
+    expect(opened?.identity.userId).toBe('alice');
+  });
+
+  it('retries after a network failure', async () => {
+    const { store, identity } = await registeredAlice();
+    const relay = relayReplies(new TypeError('network down'));
+
+    const outcome = await registerAgain(store, identity, relay);
+    expect(outcome.status).toBe('retry');
   });
 });

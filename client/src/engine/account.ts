@@ -5,15 +5,19 @@
  * loses nothing: the same request is sent again until the relay confirms
  * it, and the relay answers an identical repeat with success.
  */
+import { toBase64Url } from '../../../shared/crypto/bytes';
 import {
   createAccountKeys,
+  generateOneTimePrekeys,
   type LocalIdentity,
   toRegisterRequest,
+  toWirePqPrekey,
 } from '../../../shared/crypto/keys';
 import { generateAesKey } from '../../../shared/crypto/primitives';
 import { type RandomSource, systemRandom } from '../../../shared/crypto/random';
 import { ErrorCode } from '../../../shared/wire/errors';
-import { Username } from '../../../shared/wire/schemas';
+import { ONE_TIME_PREKEY_POOL_SIZE } from '../../../shared/wire/limits';
+import { type RegisterRequest, Username } from '../../../shared/wire/schemas';
 import { ClientError } from '../errors';
 import type { CloakDb } from '../storage/db';
 import { LocalStore } from '../storage/local-store';
@@ -222,4 +226,134 @@ export async function finishRegistration(
     await options.wait(retryInMs);
   }
   return false;
+}
+
+/**
+ * Returns the error shown when the relay no longer knows this account, such
+ * as after its data was wiped.
+ */
+export function accountUnknownError(userId: string): ClientError {
+  return new ClientError(
+    'account-unknown',
+    `The relay no longer knows the account "${userId}", so Cloak cannot ` +
+      'sign in and new messages wait unsent. Register again to restore ' +
+      'the account on this relay with the same keys.',
+  );
+}
+
+export interface RegisterAgainOptions {
+  readonly fetch?: typeof fetch;
+  readonly random?: RandomSource;
+}
+
+/**
+ * Registers a signed-in account again with a relay that lost it: the same
+ * certificate (so the same identity key), the current signed prekey and
+ * last-resort PQ prekey, and a fresh pool of one-time prekeys, whose
+ * private keys are stored before the request. Unlike `sendRegistration`,
+ * a rejection deletes nothing, because the account holds history.
+ */
+export async function registerAgain(
+  store: LocalStore,
+  identity: LocalIdentity,
+  options: RegisterAgainOptions = {},
+): Promise<RegistrationOutcome> {
+  const rotating = await store.currentPublicPrekeys();
+  if (!rotating) {
+    const error = new ClientError(
+      'storage-failed',
+      'The stored signed prekey is missing, so the account cannot be ' +
+        'registered again.',
+    );
+    return { status: 'rejected', error };
+  }
+  const oneTime = await storeFreshOneTimePrekeys(
+    store,
+    identity,
+    options.random ?? systemRandom,
+  );
+  const request: RegisterRequest = {
+    certificate: identity.certificate,
+    ...rotating,
+    ...oneTime,
+  };
+
+  const post = options.fetch ?? fetch;
+  let response: Response;
+  try {
+    response = await post('/api/accounts', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+    });
+  } catch (cause) {
+    const error = new ClientError(
+      'offline',
+      'The relay could not be reached. Try again.',
+      { cause },
+    );
+    return { status: 'retry', error };
+  }
+  if (response.ok) {
+    log.info('account registered again');
+    return { status: 'registered' };
+  }
+  const code = await errorBodyCode(response);
+  log.warn('second registration failed', { status: response.status });
+  if (response.status === 409 || code === ErrorCode.usernameTaken) {
+    const error = new ClientError(
+      'username-taken',
+      `The username "${identity.userId}" now belongs to another account on ` +
+        'this relay, so this account cannot be recovered here. Its history ' +
+        'stays readable in this browser.',
+    );
+    return { status: 'rejected', error };
+  }
+  const status = isTransientStatus(response.status) ? 'retry' : 'rejected';
+  const error = new ClientError(
+    'relay-error',
+    `The relay did not accept the registration (HTTP ${response.status}). ` +
+      'Try again later.',
+  );
+  return { status, error };
+}
+
+/**
+ * Generates a full pool of one-time prekeys and one-time PQ prekeys, stores
+ * their private halves and returns the public halves for the relay.
+ */
+async function storeFreshOneTimePrekeys(
+  store: LocalStore,
+  identity: LocalIdentity,
+  random: RandomSource,
+): Promise<Pick<RegisterRequest, 'oneTimePrekeys' | 'oneTimePqPrekeys'>> {
+  const first = (await store.settings()).nextOneTimePrekeyId;
+  const count = ONE_TIME_PREKEY_POOL_SIZE;
+  const generated = await generateOneTimePrekeys(
+    identity,
+    first,
+    count,
+    random,
+  );
+  await store.addOneTimePrekeys(
+    generated.oneTimePrekeys.map((prekey) => ({
+      keyId: prekey.keyId,
+      privateKey: prekey.keyPair.privateKey,
+      publicKey: prekey.keyPair.publicKey,
+    })),
+    generated.oneTimePqPrekeys.map((prekey) => ({
+      keyId: prekey.keyId,
+      secretKey: prekey.keyPair.secretKey,
+      publicKey: prekey.keyPair.publicKey,
+      signature: prekey.signature,
+    })),
+    first + count,
+  );
+  return {
+    oneTimePrekeys: generated.oneTimePrekeys.map((prekey) => ({
+      keyId: prekey.keyId,
+      publicKey: toBase64Url(prekey.keyPair.publicKey),
+    })),
+    oneTimePqPrekeys: generated.oneTimePqPrekeys.map(toWirePqPrekey),
+  };
 }

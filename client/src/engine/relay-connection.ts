@@ -42,6 +42,12 @@ export interface RelayHandlers {
   onEnvelope(envelope: Envelope): void;
   onKeysLow(counts: PrekeyCounts): void;
   onSignInFailed(error: unknown): void;
+  /**
+   * Called when the relay does not know this device, such as after its
+   * data was wiped. Sign-in then stops until `start` runs again. Without
+   * this handler, sign-in keeps retrying as after any other failure.
+   */
+  onAccountUnknown?(): void;
 }
 
 type AckEmitter = {
@@ -141,13 +147,28 @@ export class RelayConnection implements Transport {
 
   private async signIn(): Promise<void> {
     this.handlers.onState('connecting');
+    let challenge: SignInChallenge;
     try {
-      const challenge = SignInChallenge.parse(
+      challenge = SignInChallenge.parse(
         await this.emit('signin:start', {
           userId: this.identity.userId,
           deviceId: this.identity.deviceId,
         }),
       );
+    } catch (error) {
+      if (RelayError.is(error, 'not-found') && this.handlers.onAccountUnknown) {
+        // Retrying cannot help: the relay has no such device until the
+        // account registers again.
+        log.error('sign-in failed: account unknown to the relay', error);
+        this.socket.disconnect();
+        this.handlers.onState('offline');
+        this.handlers.onAccountUnknown();
+        return;
+      }
+      this.retrySignIn(error);
+      return;
+    }
+    try {
       const signature = await signSignIn(
         this.identity.signingKey.privateKey,
         this.origin,
@@ -164,15 +185,20 @@ export class RelayConnection implements Transport {
       this.handlers.onState('connected');
       this.handlers.onSignedIn(counts);
     } catch (error) {
-      log.error('sign-in failed', error);
-      this.handlers.onState('offline');
-      this.handlers.onSignInFailed(error);
-      this.socket.disconnect();
-      clearTimeout(this.retryTimer);
-      this.retryTimer = setTimeout(() => {
-        this.handlers.onState('connecting');
-        this.socket.connect();
-      }, SIGN_IN_RETRY_MS);
+      this.retrySignIn(error);
     }
+  }
+
+  /** Reports a failed sign-in and connects again after a delay. */
+  private retrySignIn(error: unknown): void {
+    log.error('sign-in failed', error);
+    this.handlers.onState('offline');
+    this.handlers.onSignInFailed(error);
+    this.socket.disconnect();
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.handlers.onState('connecting');
+      this.socket.connect();
+    }, SIGN_IN_RETRY_MS);
   }
 }

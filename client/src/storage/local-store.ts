@@ -10,6 +10,7 @@ import {
   type Bytes,
   constantTimeEqual,
   fromUtf8,
+  toBase64Url,
   toHex,
   utf8,
 } from '../../../shared/crypto/bytes';
@@ -509,6 +510,41 @@ export class LocalStore {
       lastResortKeyId = Math.max(lastResortKeyId ?? 0, row.keyId);
     }
     return { signedPrekey, lastResortKeyId };
+  }
+
+  /**
+   * Returns the public halves of the newest signed prekey and last-resort
+   * PQ prekey, as a registration request carries them, or undefined when
+   * either is missing.
+   */
+  async currentPublicPrekeys(): Promise<
+    Pick<RegisterRequest, 'signedPrekey' | 'lastResortPqPrekey'> | undefined
+  > {
+    const rows = await this.db.getAll('prekeys');
+    let signed: Extract<PrekeyRow, { type: 'signed' }> | undefined;
+    let lastResort: Extract<PrekeyRow, { type: 'pq' }> | undefined;
+    for (const row of rows) {
+      if (row.type === 'signed' && (!signed || row.keyId > signed.keyId)) {
+        signed = row;
+      }
+      const isLastResort = row.type === 'pq' && row.lastResort;
+      if (isLastResort && (!lastResort || row.keyId > lastResort.keyId)) {
+        lastResort = row;
+      }
+    }
+    if (!signed || !lastResort) return undefined;
+    return {
+      signedPrekey: {
+        keyId: signed.keyId,
+        publicKey: toBase64Url(signed.publicKey),
+        signature: toBase64Url(signed.signature),
+      },
+      lastResortPqPrekey: {
+        keyId: lastResort.keyId,
+        publicKey: toBase64Url(lastResort.publicKey),
+        signature: toBase64Url(lastResort.signature),
+      },
+    };
   }
 
   /**
