@@ -238,6 +238,56 @@ describe('Engine', () => {
     expect(await lookup.signedPrekey(3)).toBeDefined();
   });
 
+  it('replaces a stale set-up before sending', async () => {
+    const day = 24 * 60 * 60 * 1000;
+    let now = NOW;
+    const relay = new MemoryRelay();
+    const alice = await createDevice(relay, 'alice', { now: () => now });
+    const bob = await createDevice(relay, 'bob');
+    await alice.engine.startChat('bob');
+    const unanswered = await sendAndWait(relay, alice, bob, 'no reply');
+
+    now = NOW + 30 * day;
+    const request = vi.spyOn(alice.transport, 'request');
+    const fresh = await sendAndWait(relay, alice, bob, 'fresh session');
+
+    const bundleFetches = request.mock.calls.filter(
+      ([event]) => event === 'keys:bundle',
+    );
+    expect(bundleFetches).toHaveLength(1);
+    expect(fresh.kind).toBe('prekey');
+    const messages = await alice.store.listMessages('bob');
+    expect(messages.map((message) => message.state)).toEqual(['sent', 'sent']);
+    expect(alice.errors).toEqual([]);
+
+    // Bob decrypts the new session's message, and the late first one too.
+    await bob.engine.receive(fresh);
+    await bob.engine.receive(unanswered);
+    const received = await bob.store.listMessages('alice');
+    expect(received.map((message) => message.text).sort()).toEqual([
+      'fresh session',
+      'no reply',
+    ]);
+    expect(bob.errors).toEqual([]);
+  });
+
+  it('keeps a set-up younger than 30 days', async () => {
+    const day = 24 * 60 * 60 * 1000;
+    let now = NOW;
+    const relay = new MemoryRelay();
+    const alice = await createDevice(relay, 'alice', { now: () => now });
+    const bob = await createDevice(relay, 'bob');
+    await alice.engine.startChat('bob');
+    await sendAndWait(relay, alice, bob, 'first');
+
+    now = NOW + 29 * day;
+    const request = vi.spyOn(alice.transport, 'request');
+    await sendAndWait(relay, alice, bob, 'second');
+
+    const events = request.mock.calls.map(([event]) => event);
+    expect(events).not.toContain('keys:bundle');
+  });
+
   it('fails a message the relay rejects', async () => {
     const { relay, alice } = await pair();
     await alice.engine.startChat('bob');

@@ -21,6 +21,7 @@ import {
   toBase64Url,
 } from '../../../shared/crypto/bytes';
 import { CryptoError } from '../../../shared/crypto/errors';
+import type { SessionRecord } from '../../../shared/crypto/session';
 import {
   LAST_RESORT_KEY_ID_BASE,
   type LocalIdentity,
@@ -438,14 +439,7 @@ export class Engine {
       const stored = await this.store.loadSession(address);
       if (!stored) continue;
       const record = await this.protocol.deserializeSessionRecord(stored);
-      const encrypted = await this.protocol.encryptMessage(
-        record,
-        this.identity,
-        address,
-        plaintext,
-        this.random,
-        this.now(),
-      );
+      const encrypted = await this.encryptInSession(record, address, plaintext);
       sessions.push({
         address,
         record: this.protocol.serializeSessionRecord(encrypted.record),
@@ -476,10 +470,84 @@ export class Engine {
   }
 
   /**
-   * Fetches a contact's prekey bundles, starts a session with each device
-   * and pins the contact's identity key on first use.
+   * Encrypts in the current session of `record`. A set-up that got no reply
+   * for too long is replaced first by a new session from a fresh bundle of
+   * the same device, and the message goes out in that new session.
    */
-  private async initiateSessions(peerId: string): Promise<void> {
+  private async encryptInSession(
+    record: SessionRecord,
+    address: Address,
+    plaintext: Bytes,
+  ): Promise<Awaited<ReturnType<Protocol['encryptMessage']>>> {
+    try {
+      return await this.protocol.encryptMessage(
+        record,
+        this.identity,
+        address,
+        plaintext,
+        this.random,
+        this.now(),
+      );
+    } catch (error) {
+      if (!CryptoError.is(error, 'stale-session')) throw error;
+      log.info('stale session replaced');
+    }
+    const restarted = await this.restartSession(record, address);
+    return this.protocol.encryptMessage(
+      restarted,
+      this.identity,
+      address,
+      plaintext,
+      this.random,
+      this.now(),
+    );
+  }
+
+  /**
+   * Starts a new session with one device from a fresh bundle. The earlier
+   * sessions stay in the record, so a late reply to them still decrypts.
+   */
+  private async restartSession(
+    record: SessionRecord,
+    address: Address,
+  ): Promise<SessionRecord> {
+    const peerId = address.userId;
+    const bundles = await this.fetchBundles(peerId);
+    const bundle = bundles.find(
+      (candidate) => candidate.certificate.deviceId === address.deviceId,
+    );
+    if (!bundle || bundle.certificate.userId !== peerId) {
+      throw new ClientError(
+        'no-session',
+        `The relay has no keys for device ${address.deviceId} of ${peerId}, ` +
+          'so no new session could be started.',
+      );
+    }
+    const contact = await this.store.contact(peerId);
+    try {
+      const started = await this.protocol.initiateSession(
+        this.identity,
+        bundle,
+        contact?.identityKey,
+        this.random,
+        this.now(),
+        record,
+      );
+      return started.record;
+    } catch (error) {
+      if (this.reportIdentityChange(peerId, error)) {
+        throw identityChanged(peerId);
+      }
+      throw new ClientError(
+        'relay-error',
+        `The keys of ${peerId} are invalid, so no session was started.`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Fetches the prekey bundles of every device of a contact. */
+  private async fetchBundles(peerId: string): Promise<PrekeyBundle[]> {
     if (!this.transport.connected) {
       throw new ClientError(
         'offline',
@@ -487,11 +555,11 @@ export class Engine {
           'Try again when the status shows Connected.',
       );
     }
-    let reply;
     try {
-      reply = BundleReply.parse(
+      const reply = BundleReply.parse(
         await this.transport.request('keys:bundle', { userId: peerId }),
       );
+      return reply.bundles;
     } catch (error) {
       if (RelayError.is(error, 'not-found')) {
         throw new ClientError(
@@ -505,11 +573,18 @@ export class Engine {
         { cause: error },
       );
     }
+  }
 
+  /**
+   * Fetches a contact's prekey bundles, starts a session with each device
+   * and pins the contact's identity key on first use.
+   */
+  private async initiateSessions(peerId: string): Promise<void> {
+    const bundles = await this.fetchBundles(peerId);
     const contact = await this.store.contact(peerId);
     const sessions: SerializedSession[] = [];
     let theirIdentityKey: Bytes | undefined;
-    for (const bundle of reply.bundles) {
+    for (const bundle of bundles) {
       if (bundle.certificate.userId !== peerId) {
         throw new ClientError(
           'relay-error',
