@@ -17,13 +17,18 @@ if (import.meta.env.DEV) {
 const root = document.getElementById('root');
 if (!root) throw new Error('main: missing #root element');
 
-const store = new CloakStore();
-void store.start();
+if (/^\/admin(\/|$)/.test(location.pathname)) {
+  // The admin page loads as its own chunk and never starts the chat engine.
+  void import('./admin/main').then(({ renderAdmin }) => renderAdmin(root));
+} else {
+  const store = new CloakStore();
+  void store.start();
 
-createRoot(root).render(
-  <StrictMode>
-    <CloakContext.Provider value={store}>
-      <App />
-    </CloakContext.Provider>
-  </StrictMode>,
-);
+  createRoot(root).render(
+    <StrictMode>
+      <CloakContext.Provider value={store}>
+        <App />
+      </CloakContext.Provider>
+    </StrictMode>,
+  );
+}
