@@ -4,6 +4,7 @@
  * so that the tests can search both for plaintext.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,12 +16,19 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const dataDir = join(root, 'data');
   const logFile = join(root, 'relay.log');
   const log = createWriteStream(logFile);
+  const adminToken = randomBytes(32).toString('base64url');
 
   const relay = spawn(
     process.execPath,
     ['--import', 'tsx', 'server/start.ts'],
     {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir },
+      env: {
+        ...process.env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATA_DIR: dataDir,
+        ADMIN_TOKEN: adminToken,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -50,6 +58,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   process.env.CLOAK_URL = url;
   process.env.CLOAK_DATA_DIR = dataDir;
   process.env.CLOAK_LOG_FILE = logFile;
+  process.env.CLOAK_ADMIN_TOKEN = adminToken;
 
   return async () => {
     if (relay.exitCode === null && relay.signalCode === null) {
