@@ -16,7 +16,12 @@ export type CryptoErrorCode =
   | 'decryption-failed'
   | 'invalid-state'
   | 'stale-session'
-  | 'version-mismatch';
+  | 'version-mismatch'
+  | 'unknown-sender-key'
+  | 'unauthorized-change'
+  | 'replayed-group-change'
+  | 'forked-group-state'
+  | 'missing-group-change';
 
 export class CryptoError extends Error {
   override readonly name = 'CryptoError';

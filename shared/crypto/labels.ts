@@ -11,6 +11,8 @@ export const ROOT_KEY_INFO = 'Cloak-v1/DR/root';
 export const MESSAGE_KEY_INFO = 'Cloak-v1/DR/message';
 export const SENDER_KEY_MESSAGE_INFO = 'Cloak-v1/SK/message';
 export const SENDER_KEY_AD_LABEL = 'Cloak-v1/SK/AD';
+/** Prefix of the SHA-256 input that chains group-state log entries. */
+export const GROUP_STATE_HASH_LABEL = 'Cloak-v1/group-state/hash';
 export const STORAGE_AD_LABEL = 'Cloak-v1/storage';
 
 /** Signature contexts; each is followed by a zero byte when signed. */

@@ -25,3 +25,23 @@ export const PADDING_BLOCK = 160;
  * days after rotation, so an older set-up may name a key that is gone.
  */
 export const MAX_UNACKNOWLEDGED_SESSION_AGE_MS = 30 * 24 * 60 * 60 * 1000;
+
+/**
+ * Sender Keys. A receiver accepts a message at most this many iterations
+ * ahead of its chain, and keeps at most as many skipped message keys per
+ * sender key state, the oldest going first (libsignal `consts.rs`
+ * MAX_MESSAGE_KEYS; its forward jump limit, MAX_FORWARD_JUMPS, is 25,000).
+ */
+export const MAX_SENDER_KEY_SKIP = 2_000;
+export const MAX_SKIPPED_SENDER_KEYS = 2_000;
+/** Sender key states kept per sender and distribution id (libsignal MAX_SENDER_KEY_STATES). */
+export const MAX_SENDER_KEY_STATES = 5;
+/** A sender rotates its sender key after this many messages. */
+export const SENDER_KEY_MAX_MESSAGES = 1_000;
+/** A sender rotates its sender key after this age, in milliseconds. */
+export const SENDER_KEY_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** Most members of a group, and most member devices a group envelope names. */
+export const MAX_GROUP_MEMBERS = 1_000;
+/** Longest group name, in UTF-8 bytes. */
+export const MAX_GROUP_NAME_BYTES = 256;
