@@ -1,0 +1,354 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Bytes, toHex } from './bytes';
+import {
+  applyGroupChange,
+  createGroup,
+  decodeGroupStateEntry,
+  decodeSignedGroupChange,
+  encodeGroupStateEntry,
+  encodeSignedGroupChange,
+  type GroupChange,
+  type GroupChangeAuthor,
+  type GroupState,
+  groupChangeAuthor,
+  signGroupChange,
+  type SignedGroupChange,
+} from './group-state';
+import { generateEd25519KeyPair, type KeyPair } from './primitives';
+import { seededRandom } from './test-support/deterministic-random';
+
+const NOW = 1_750_000_000_000;
+const GROUP_ID = new Uint8Array(16).fill(0x42);
+
+interface Person extends GroupChangeAuthor {
+  readonly keys: KeyPair;
+}
+
+const people = new Map<string, Person>();
+
+function person(userId: string): Person {
+  const found = people.get(userId);
+  if (found === undefined) throw new Error(`no test person ${userId}`);
+  return found;
+}
+
+beforeAll(async () => {
+  const random = seededRandom('group-state');
+  for (const userId of ['alice', 'bob', 'carol', 'dave', 'eve']) {
+    const keys = await generateEd25519KeyPair(random, { extractable: false });
+    people.set(userId, { userId, identityKey: keys.privateKey, keys });
+  }
+});
+
+/** Verifies with the pinned key of the user the entry names as author. */
+function apply(
+  state: GroupState | undefined,
+  signed: SignedGroupChange,
+): Promise<GroupState> {
+  const author = person(groupChangeAuthor(signed));
+  return applyGroupChange(state, signed, author.keys.publicKey);
+}
+
+async function created(): Promise<GroupState> {
+  const signed = await createGroup(
+    GROUP_ID,
+    'Hikers',
+    ['bob', 'carol'],
+    person('alice'),
+    NOW,
+  );
+  return apply(undefined, signed);
+}
+
+async function change(
+  state: GroupState,
+  by: string,
+  groupChange: GroupChange,
+): Promise<{ signed: SignedGroupChange; state: GroupState }> {
+  const signed = await signGroupChange(
+    state,
+    groupChange,
+    person(by),
+    NOW + state.version,
+  );
+  return { signed, state: await apply(state, signed) };
+}
+
+/** Re-signs an edited entry with `by`'s identity key. */
+async function resign(
+  signed: SignedGroupChange,
+  by: string,
+  edit: (entry: ReturnType<typeof decodeGroupStateEntry>) => object,
+): Promise<SignedGroupChange> {
+  const entry = { ...decodeGroupStateEntry(signed.entry) };
+  const edited = encodeGroupStateEntry({ ...entry, ...edit(entry) });
+  const signature = new Uint8Array(
+    await globalThis.crypto.subtle.sign(
+      'Ed25519',
+      person(by).identityKey,
+      new Uint8Array([
+        ...new TextEncoder().encode('Cloak-v1/sig/group-state'),
+        0,
+        ...edited,
+      ]),
+    ),
+  );
+  return { entry: edited, signature };
+}
+
+describe('group creation', () => {
+  it('makes the creator the only admin', async () => {
+    const state = await created();
+    expect(state.version).toBe(1);
+    expect(state.members).toEqual(['alice', 'bob', 'carol']);
+    expect(state.admins).toEqual(['alice']);
+    expect(state.name).toBe('Hikers');
+  });
+
+  it('matches the frozen entry hash', async () => {
+    const state = await created();
+    expect(toHex(state.hash)).toBe(
+      'eb2a725a0953be65132e653248dacf3a6eb706bef12f91f17f99a7f3dab5179f',
+    );
+  });
+
+  it('rejects a creation signed by another key', async () => {
+    const signed = await createGroup(
+      GROUP_ID,
+      'Hikers',
+      ['bob'],
+      person('alice'),
+      NOW,
+    );
+    await expect(
+      applyGroupChange(undefined, signed, person('bob').keys.publicKey),
+    ).rejects.toThrow(expect.objectContaining({ code: 'invalid-signature' }));
+  });
+
+  it('rejects a creation with other admins', async () => {
+    const signed = await createGroup(
+      GROUP_ID,
+      'Hikers',
+      ['bob'],
+      person('alice'),
+      NOW,
+    );
+    const forged = await resign(signed, 'alice', () => ({
+      admins: ['alice', 'bob'],
+    }));
+    await expect(apply(undefined, forged)).rejects.toThrow(
+      expect.objectContaining({ code: 'invalid-message' }),
+    );
+  });
+});
+
+describe('group changes', () => {
+  it('applies add, remove and rename', async () => {
+    let state = await created();
+    ({ state } = await change(state, 'alice', {
+      type: 'add',
+      userIds: ['dave'],
+    }));
+    expect(state.members).toEqual(['alice', 'bob', 'carol', 'dave']);
+    ({ state } = await change(state, 'alice', {
+      type: 'remove',
+      userIds: ['bob'],
+    }));
+    expect(state.members).toEqual(['alice', 'carol', 'dave']);
+    ({ state } = await change(state, 'alice', {
+      type: 'rename',
+      name: 'Climbers',
+    }));
+    expect(state.name).toBe('Climbers');
+    expect(state.version).toBe(4);
+  });
+
+  it('accepts leave by self', async () => {
+    const { state } = await change(await created(), 'carol', {
+      type: 'leave',
+    });
+    expect(state.members).toEqual(['alice', 'bob']);
+  });
+
+  it('rejects an unsigned change', async () => {
+    const state = await created();
+    const { signed } = await change(state, 'alice', {
+      type: 'add',
+      userIds: ['eve'],
+    });
+    const unsigned = { entry: signed.entry, signature: new Uint8Array(64) };
+    await expect(apply(state, unsigned)).rejects.toThrow(
+      expect.objectContaining({ code: 'invalid-signature' }),
+    );
+  });
+
+  it('rejects a change signed by another key', async () => {
+    const state = await created();
+    const { signed } = await change(state, 'alice', {
+      type: 'add',
+      userIds: ['eve'],
+    });
+    // The relay, or anyone, signs an entry that names Alice as author.
+    const forged = await resign(signed, 'eve', () => ({}));
+    await expect(apply(state, forged)).rejects.toThrow(
+      expect.objectContaining({ code: 'invalid-signature' }),
+    );
+  });
+
+  it('rejects a change by a non-admin', async () => {
+    const state = await created();
+    const { signed } = await change(state, 'alice', {
+      type: 'add',
+      userIds: ['eve'],
+    });
+    const byBob = await resign(signed, 'bob', () => ({ author: 'bob' }));
+    await expect(apply(state, byBob)).rejects.toThrow(
+      expect.objectContaining({ code: 'unauthorized-change' }),
+    );
+    await expect(
+      signGroupChange(
+        state,
+        { type: 'add', userIds: ['eve'] },
+        person('bob'),
+        NOW,
+      ),
+    ).rejects.toThrow(expect.objectContaining({ code: 'unauthorized-change' }));
+  });
+
+  it('rejects a change by a non-member', async () => {
+    const state = await created();
+    const { signed } = await change(state, 'carol', { type: 'leave' });
+    const byEve = await resign(signed, 'eve', () => ({ author: 'eve' }));
+    await expect(apply(state, byEve)).rejects.toThrow(
+      expect.objectContaining({ code: 'unauthorized-change' }),
+    );
+  });
+
+  it('rejects members the change does not produce', async () => {
+    const state = await created();
+    const { signed } = await change(state, 'alice', {
+      type: 'add',
+      userIds: ['dave'],
+    });
+    // Alice's entry says "add dave" but lists eve as a member too.
+    const padded = await resign(signed, 'alice', () => ({
+      members: ['alice', 'bob', 'carol', 'dave', 'eve'],
+    }));
+    await expect(apply(state, padded)).rejects.toThrow(
+      expect.objectContaining({ code: 'invalid-message' }),
+    );
+  });
+
+  it('rejects a leave that removes others', async () => {
+    const state = await created();
+    const { signed } = await change(state, 'carol', { type: 'leave' });
+    const greedy = await resign(signed, 'carol', () => ({
+      members: ['alice'],
+    }));
+    await expect(apply(state, greedy)).rejects.toThrow(
+      expect.objectContaining({ code: 'invalid-message' }),
+    );
+  });
+});
+
+describe('group-state log', () => {
+  it('rejects a replayed change', async () => {
+    const first = await created();
+    const added = await change(first, 'alice', {
+      type: 'add',
+      userIds: ['dave'],
+    });
+    const removed = await change(added.state, 'alice', {
+      type: 'remove',
+      userIds: ['dave'],
+    });
+    // The relay sends the old "add dave" again after the removal.
+    await expect(apply(removed.state, added.signed)).rejects.toThrow(
+      expect.objectContaining({ code: 'replayed-group-change' }),
+    );
+    await expect(apply(removed.state, removed.signed)).rejects.toThrow(
+      expect.objectContaining({ code: 'replayed-group-change' }),
+    );
+  });
+
+  it('rejects a forked change', async () => {
+    const first = await created();
+    const ours = await change(first, 'alice', {
+      type: 'add',
+      userIds: ['dave'],
+    });
+    const theirs = await change(first, 'alice', {
+      type: 'add',
+      userIds: ['eve'],
+    });
+    const next = await change(theirs.state, 'alice', {
+      type: 'rename',
+      name: 'Fork',
+    });
+    await expect(apply(ours.state, theirs.signed)).rejects.toThrow(
+      expect.objectContaining({ code: 'forked-group-state' }),
+    );
+    await expect(apply(ours.state, next.signed)).rejects.toThrow(
+      expect.objectContaining({ code: 'forked-group-state' }),
+    );
+  });
+
+  it('rejects a skipped version', async () => {
+    const first = await created();
+    const second = await change(first, 'alice', {
+      type: 'add',
+      userIds: ['dave'],
+    });
+    const third = await change(second.state, 'alice', {
+      type: 'add',
+      userIds: ['eve'],
+    });
+    await expect(apply(first, third.signed)).rejects.toThrow(
+      expect.objectContaining({ code: 'missing-group-change' }),
+    );
+  });
+
+  it('rejects a change for another group', async () => {
+    const state = await created();
+    const { signed } = await change(state, 'alice', { type: 'leave' });
+    const other = await resign(signed, 'alice', () => ({
+      groupId: new Uint8Array(16).fill(0x43),
+    }));
+    await expect(apply(state, other)).rejects.toThrow(
+      expect.objectContaining({ code: 'invalid-message' }),
+    );
+  });
+});
+
+describe('signed change encoding', () => {
+  it('round-trips through bytes', async () => {
+    const signed = await createGroup(
+      GROUP_ID,
+      'Hikers',
+      ['bob'],
+      person('alice'),
+      NOW,
+    );
+    const decoded = decodeSignedGroupChange(encodeSignedGroupChange(signed));
+    const state = await apply(undefined, decoded);
+    expect(state.members).toEqual(['alice', 'bob']);
+  });
+
+  it('rejects unsorted members', async () => {
+    const signed = await createGroup(
+      GROUP_ID,
+      'Hikers',
+      ['bob'],
+      person('alice'),
+      NOW,
+    );
+    const entry = decodeGroupStateEntry(signed.entry);
+    const unsorted: Bytes = encodeGroupStateEntry({
+      ...entry,
+      members: ['bob', 'alice'],
+    });
+    expect(() => decodeGroupStateEntry(unsorted)).toThrow(
+      expect.objectContaining({ code: 'invalid-message' }),
+    );
+  });
+});
