@@ -19,7 +19,7 @@ function adminToken(): string {
   return token;
 }
 
-/** The number shown after a label in the "Relay health" region. */
+/** Finds the value shown after a label in the "Relay health" region. */
 function figure(page: Page, label: string) {
   return page
     .getByRole('region', { name: 'Relay health' })

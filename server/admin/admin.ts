@@ -81,6 +81,8 @@ export function createAdmin(options: AdminOptions): Admin {
   };
 }
 
+// NOTE: this counts the devices signed in to this relay process only. With
+// several relay nodes each node reports its own devices.
 function countDeviceRooms(io: RelayServer): number {
   let devices = 0;
   for (const room of io.of('/').adapter.rooms.keys()) {

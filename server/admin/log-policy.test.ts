@@ -25,7 +25,7 @@ let log = '';
 let keys: string[] = [];
 let bodies: string[] = [];
 
-/** Every public key the relay stores, read from its database. */
+/** Reads every public key the relay stores from its database. */
 function storedPublicKeys(dataDir: string): string[] {
   const db = new Database(path.join(dataDir, 'cloak.sqlite'), {
     readonly: true,

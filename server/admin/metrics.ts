@@ -132,7 +132,7 @@ export class RelayMetrics implements RelayEventRecorder {
     this.instruments.signInFailures.inc({ kind: 'admin' });
   }
 
-  /** The figures of the last sample. */
+  /** Returns the figures of the last sample without taking a new one. */
   current(): AdminSnapshot {
     return this.latest;
   }
@@ -206,7 +206,10 @@ export class RelayMetrics implements RelayEventRecorder {
 
   private status(storeAnswers: boolean, sample: AdminSample): HealthStatus {
     if (!storeAnswers) {
-      return { level: 'red', reasons: ['The store does not answer queries.'] };
+      return {
+        level: 'red',
+        reasons: ['The store failed a test query (SELECT 1).'],
+      };
     }
     const reasons: string[] = [];
     const queueLimit =

@@ -41,7 +41,7 @@ export function attachAdminNamespace(
   namespace.use((socket, next) => {
     const sessionId = sessionIdFromCookie(socket.handshake.headers.cookie);
     if (sessionId === undefined || !sessions.isValid(sessionId)) {
-      logger.debug({ event: 'admin-socket-refused' }, 'admin socket refused');
+      logger.debug({ event: 'admin-socket-rejected' }, 'admin socket rejected');
       next(
         new AdminHandshakeError(
           'No admin session, or it expired. Sign in on /admin again.',

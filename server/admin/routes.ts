@@ -1,8 +1,8 @@
 /**
  * The admin HTTP routes: sign-in and sign-out of the admin page, the
  * Prometheus endpoint, and the unauthenticated health checks. `/healthz`
- * says that the process serves requests, `/readyz` that the store answers;
- * neither returns any detail.
+ * reports that the process serves requests, and `/readyz` that the store
+ * runs a query. Neither returns any detail.
  */
 import express from 'express';
 import { z } from 'zod';
@@ -22,6 +22,11 @@ import { adminTokenMatches } from './token';
 
 /** Admin sign-in attempts per address: 10 at once, then one per 10 s. */
 export const DEFAULT_ADMIN_SIGN_IN_RATE: Rate = { perSecond: 0.1, burst: 10 };
+/**
+ * Bearer-token requests to `/metrics` per address: 30 at once, then one a
+ * second, so that a scraper polling every second is never limited.
+ */
+export const METRICS_BEARER_RATE: Rate = { perSecond: 1, burst: 30 };
 const MAX_TOKEN_LENGTH = 512;
 
 const AdminSignIn = z.strictObject({
@@ -41,13 +46,18 @@ export interface AdminRouteOptions {
 
 export function adminRouter(options: AdminRouteOptions): express.Router {
   const { sessions, metrics, logger } = options;
-  const attempts = new RateLimiter(
+  const signInAttempts = new RateLimiter(
     options.signInRate ?? DEFAULT_ADMIN_SIGN_IN_RATE,
   );
+  const bearerAttempts = new RateLimiter(METRICS_BEARER_RATE);
   const router = express.Router();
 
   /** Checks a presented token, counting and rate-limiting the attempts. */
-  const checkToken = (address: string, presented: string | undefined) => {
+  const checkToken = (
+    attempts: RateLimiter,
+    address: string,
+    presented: string | undefined,
+  ) => {
     if (!attempts.take(address)) {
       throw new RelayError(
         ErrorCode.rateLimited,
@@ -73,7 +83,7 @@ export function adminRouter(options: AdminRouteOptions): express.Router {
     express.json({ limit: 2048 }),
     (req, res) => {
       const { token } = parseRequest(AdminSignIn, req.body);
-      checkToken(req.socket.remoteAddress ?? 'unknown', token);
+      checkToken(signInAttempts, req.socket.remoteAddress ?? 'unknown', token);
       const session = sessions.create();
       res.set(
         'Set-Cookie',
@@ -109,7 +119,7 @@ export function adminRouter(options: AdminRouteOptions): express.Router {
   router.get('/metrics', async (req, res) => {
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     if (bearer !== undefined) {
-      checkToken(req.socket.remoteAddress ?? 'unknown', bearer);
+      checkToken(bearerAttempts, req.socket.remoteAddress ?? 'unknown', bearer);
     } else if (!sessions.isValid(sessionIdFromCookie(req.headers.cookie))) {
       res.set('WWW-Authenticate', 'Bearer realm="cloak-metrics"');
       throw new RelayError(

@@ -16,7 +16,7 @@ export interface QueueStats {
 }
 
 export interface StoreStats {
-  /** Runs a trivial query; false when the database does not answer. */
+  /** Runs `SELECT 1`; returns false when the query fails. */
   answers(): boolean;
   queue(): QueueStats;
   storageBytes(): number;

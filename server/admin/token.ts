@@ -58,7 +58,7 @@ function readOrCreateToken(file: string): string {
   const token = readFileSync(file, 'utf8').trim();
   if (token.length < MIN_ADMIN_TOKEN_LENGTH) {
     throw new Error(
-      `The admin token file ${file} holds ${token.length} characters; delete it to have a new token generated.`,
+      `The admin token file ${file} contains ${token.length} characters; delete it to have a new token generated.`,
     );
   }
   return token;

@@ -1,6 +1,6 @@
 /**
  * The admin session API. The relay keeps the session in an HttpOnly cookie,
- * so the page never sees the session id, and the token is sent only in the
+ * so the page never reads the session id, and the token is sent only in the
  * body of the sign-in request.
  */
 
