@@ -30,6 +30,7 @@ import {
   resolveConnectionLimits,
   resolveRateLimits,
 } from './rate-limit';
+import { RejectionLog } from './rejection-log';
 import { handleConnection } from './socket/connection';
 import { ConnectionGate } from './socket/connection-limits';
 import { DeliveryHub } from './socket/delivery';
@@ -86,6 +87,8 @@ export interface RelayOptions {
   readonly adminSignInRate?: Rate | undefined;
   /** Admin status turns amber when a queued envelope is older, in ms. */
   readonly adminQueueAgeWarningMs?: number | undefined;
+  /** Interval between warn lines of one rejection code, in ms. */
+  readonly rejectionLogIntervalMs?: number | undefined;
 }
 
 export interface TlsCredentials {
@@ -189,6 +192,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
   gate.install(io);
   admin.attach(io);
   const addressEvents = new RateLimiter(limits.addressEvents);
+  const rejections = new RejectionLog(logger, options.rejectionLogIntervalMs);
 
   const delivery = new DeliveryHub();
   const context: RelayContext = {
@@ -220,6 +224,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
       socket,
       { socketEvents: limits.socketEvents, addressEvents, gate },
       logger,
+      rejections,
     );
     logger.debug(
       {
@@ -272,6 +277,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
   const close = () => {
     closing ??= (async () => {
       clearInterval(pruneTimer);
+      rejections.close();
       admin.close();
       delivery.closeAll();
       await new Promise<void>((resolve) => {

@@ -2,13 +2,15 @@
  * Wires each Socket.IO connection: the per-socket and per-address event
  * limits, the sign-in gate, payload validation and `Reply` acknowledgements.
  * A handler error becomes `{ ok: false, error }`, and the socket and the
- * relay stay up.
+ * relay stay up. Rejections go to the `RejectionLog` summaries, and
+ * `internal` failures are logged at error level.
  */
 import { ErrorCode, type Reply } from '../../shared/wire/errors';
 import type { ClientToServerEvents } from '../../shared/wire/events';
 import type { Address } from '../../shared/wire/schemas';
 import { RelayError, toWireError } from '../errors';
 import type { Logger } from '../logger';
+import type { RejectionLog } from '../rejection-log';
 import { RateLimiter, type Rate } from '../rate-limit';
 import type { ConnectionGate } from './connection-limits';
 import { acknowledgeEnvelopes, sendEnvelope } from './envelopes';
@@ -48,6 +50,7 @@ export function handleConnection(
   socket: RelaySocket,
   limiters: ConnectionLimiters,
   logger: Logger,
+  rejections: RejectionLog,
 ): void {
   const session = new SocketSession(socket, socket.handshake.address);
   const flood = new RateLimiter(limiters.socketEvents);
@@ -134,10 +137,8 @@ export function handleConnection(
           'event failed',
         );
       } else {
-        logger.debug(
-          { eventName: event, code: wire.code, socketId: socket.id },
-          'event rejected',
-        );
+        // Unknown event names come from the client, so they are not logged.
+        rejections.record(wire.code, handler ? event : '(unknown)', socket.id);
       }
       reply = { ok: false, error: wire };
     }
