@@ -5,7 +5,8 @@
  * level, default info), ADMIN_TOKEN (admin page and `/metrics`; generated
  * into DATA_DIR/admin-token when unset), and TLS_CERT and TLS_KEY (PEM files; both set serve
  * HTTPS, neither serves HTTP). Builds the client first when
- * `dist/client/index.html` is missing, then logs one line,
+ * `dist/client/index.html` is missing or older than a file under `client/`,
+ * `shared/` or `package-lock.json`, then logs one line,
  * `Cloak is ready at <url>`, with a `url` field.
  *
  * The `--test-hooks` flag loads test-only routes that make the relay forge
@@ -15,6 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { type TlsCredentials, createRelay } from './app';
+import { clientBuildReason } from './client-build';
 import { createLogger, moduleLogger } from './logger';
 import type { SynchronousMode } from './store/sqlite';
 
@@ -78,8 +80,12 @@ function readTls(
   return credentials;
 }
 
-async function buildClientIfMissing(log: ReturnType<typeof createLogger>) {
-  if (existsSync(path.join(CLIENT_DIR, 'index.html'))) return;
+async function buildClientIfStale(log: ReturnType<typeof createLogger>) {
+  const reason = clientBuildReason({
+    root: process.cwd(),
+    builtIndex: path.join(CLIENT_DIR, 'index.html'),
+  });
+  if (reason === undefined) return;
   if (!existsSync(VITE_CONFIG)) {
     log.warn(
       { config: VITE_CONFIG },
@@ -87,7 +93,7 @@ async function buildClientIfMissing(log: ReturnType<typeof createLogger>) {
     );
     return;
   }
-  log.info({ outDir: CLIENT_DIR }, 'building the client');
+  log.info({ outDir: CLIENT_DIR, reason }, `building the client: ${reason}`);
   const { build } = await import('vite');
   await build({ configFile: VITE_CONFIG, logLevel: 'warn' });
 }
@@ -97,7 +103,7 @@ async function main(): Promise<void> {
   const log = moduleLogger(root, 'relay');
   const tls = readTls(process.env.TLS_CERT, process.env.TLS_KEY);
   const relay = await (async () => {
-    await buildClientIfMissing(log);
+    await buildClientIfStale(log);
     return createRelay({
       dataDir: path.resolve(process.env.DATA_DIR ?? './data'),
       host: process.env.HOST || '127.0.0.1',
