@@ -92,6 +92,7 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
 
   app.post(
     '/api/accounts',
+    requireJsonContentType,
     express.json({ limit: MAX_HTTP_BODY_BYTES }),
     async (req, res) => {
       // NOTE: `trust proxy` is off, so behind a reverse proxy every client
@@ -170,6 +171,35 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
   return app;
 }
 
+/**
+ * Rejects a request whose body is not declared as JSON, which `express.json`
+ * would otherwise skip and leave `req.body` undefined.
+ */
+const requireJsonContentType: express.RequestHandler = (req, _res, next) => {
+  if (req.is('application/json')) return next();
+  const received = req.get('content-type');
+  throw new RelayError(
+    ErrorCode.invalidRequest,
+    `Invalid request: expected Content-Type: application/json, received ${
+      received === undefined ? 'none' : JSON.stringify(received.slice(0, 100))
+    }. Send the body as a JSON object.`,
+  );
+};
+
+/** Names the JSON type of a body that parses but is not an object. */
+function nonObjectJsonType(body: unknown): string | undefined {
+  if (typeof body !== 'string') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return typeof value;
+  return undefined;
+}
+
 /** Maps body-parser and static-file errors to relay errors. */
 function toRelayError(error: unknown): RelayError | undefined {
   if (error instanceof RelayError) return error;
@@ -182,6 +212,13 @@ function toRelayError(error: unknown): RelayError | undefined {
     );
   }
   if (type === 'entity.parse.failed') {
+    const jsonType = nonObjectJsonType((error as { body?: unknown }).body);
+    if (jsonType !== undefined) {
+      return new RelayError(
+        ErrorCode.invalidRequest,
+        `Invalid request: the body must be a JSON object, received ${jsonType}.`,
+      );
+    }
     return new RelayError(
       ErrorCode.invalidRequest,
       'Invalid request: the body is not valid JSON.',
