@@ -186,6 +186,22 @@ describe('admin namespace', () => {
     expect(error).toBeInstanceOf(Error);
   });
 
+  it('disconnects after sign-out', async () => {
+    const relay = await relayWith();
+    const cookie = await signIn(relay);
+    const socket = adminSocket(relay, cookie);
+    expect(await handshake(socket)).toBeUndefined();
+    const closed = new Promise<string>((resolve) => {
+      socket.once('disconnect', (reason) => resolve(reason));
+    });
+    await fetch(`${relay.url}/api/admin/session`, {
+      method: 'DELETE',
+      headers: { cookie },
+    });
+    expect(await closed).toBe('io server disconnect');
+    expect(await handshake(adminSocket(relay, cookie))).toBeInstanceOf(Error);
+  });
+
   it('sends history and snapshots', async () => {
     const relay = await relayWith();
     const { seen, until } = await watch(relay);
