@@ -41,6 +41,9 @@ export const CONTENT_SECURITY_POLICY = Object.entries(
   .map(([name, values]) => `${name} ${values.join(' ')}`)
   .join(';');
 
+/** Cache policy of Vite's content-hashed files under `/assets/`. */
+const IMMUTABLE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
+
 /** HSTS lifetime: two years, in seconds. */
 const HSTS_MAX_AGE_SECONDS = 2 * 365 * 24 * 60 * 60;
 
@@ -140,16 +143,8 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
     throw new RelayError(ErrorCode.notFound, 'No such API endpoint.');
   });
 
-  const clientDir = options.clientDir;
-  if (clientDir && existsSync(path.join(clientDir, 'index.html'))) {
-    app.use(express.static(clientDir, { index: 'index.html' }));
-    app.use((req, res, next) => {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return next();
-      res.sendFile(path.join(clientDir, 'index.html'), (error) => {
-        if (error) next(error);
-      });
-    });
-  }
+  // The client comes last, so that its fallback never shadows a route.
+  if (options.clientDir) serveClient(app, path.resolve(options.clientDir));
 
   app.use(() => {
     throw new RelayError(ErrorCode.notFound, 'Not found.');
@@ -169,6 +164,44 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
   };
   app.use(handleError);
   return app;
+}
+
+/**
+ * Serves the built client in `clientDir`, when it has an `index.html`.
+ * Files under `/assets/` are cached for a year, because their names change
+ * with their content, and `index.html` is revalidated on every load. Only
+ * navigation paths (no file extension, not under `/assets/`) fall back to
+ * `index.html`, so a missing script or source map is a 404, not a page.
+ */
+function serveClient(app: express.Express, clientDir: string): void {
+  const indexFile = path.join(clientDir, 'index.html');
+  if (!existsSync(indexFile)) return;
+  const assetsDir = path.join(clientDir, 'assets') + path.sep;
+  app.use(
+    express.static(clientDir, {
+      index: 'index.html',
+      setHeaders: (res, file) => {
+        if (file.startsWith(assetsDir)) {
+          res.setHeader('Cache-Control', IMMUTABLE_CACHE_CONTROL);
+        } else if (file === indexFile) {
+          res.setHeader('Cache-Control', 'no-cache');
+        }
+      },
+    }),
+  );
+  app.use((req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    if (!isNavigationPath(req.path)) return next();
+    res.setHeader('Cache-Control', 'no-cache');
+    res.sendFile(indexFile, (error) => {
+      if (error) next(error);
+    });
+  });
+}
+
+function isNavigationPath(urlPath: string): boolean {
+  if (urlPath === '/assets' || urlPath.startsWith('/assets/')) return false;
+  return path.posix.extname(urlPath) === '';
 }
 
 /**
