@@ -17,9 +17,12 @@ import { generateAesKey, generateX25519KeyPair } from './primitives';
 import { systemRandom } from './random';
 import { openRecord, sealRecord } from './sealed-storage';
 import {
+  comparePositions,
   deserializeSessionRecord,
   encryptMessage,
   initiateSession,
+  type MessagePosition,
+  receivingChainCount,
   serializeSessionRecord,
   type SessionRecord,
 } from './session';
@@ -1129,5 +1132,127 @@ describe('stored sessions', () => {
     );
     const old = await deserializeSessionRecord(version1);
     expect(serializeSessionRecord(old)).toEqual(serialized);
+  });
+});
+
+describe('message positions', () => {
+  /** Sends `text` from `from` to `to` and returns the sender's new record. */
+  async function sendText(
+    record: SessionRecord,
+    from: Party,
+    to: Party,
+    text: string,
+  ): Promise<{ record: SessionRecord; sent: Sent }> {
+    return send(record, from, to, text, random);
+  }
+
+  it('orders by message number', async () => {
+    const { alice, bob } = await pair();
+    const start = await startSession(alice, bob);
+    const second = await sendText(start.aliceRecord, alice, bob, 'second');
+    const third = await sendText(second.record, alice, bob, 'third');
+
+    const gotThird = await receive(
+      start.bobRecord,
+      bob,
+      alice,
+      third.sent,
+      random,
+    );
+    const gotSecond = await receive(
+      gotThird.record,
+      bob,
+      alice,
+      second.sent,
+      random,
+    );
+
+    expect(gotThird.position).toEqual({ session: NOW, chain: 0, message: 2 });
+    expect(gotSecond.position).toEqual({ session: NOW, chain: 0, message: 1 });
+    expect(comparePositions(gotSecond.position, gotThird.position)).toBe(-1);
+  });
+
+  it('puts a late older chain first', async () => {
+    const { alice, bob } = await pair();
+    const start = await startSession(alice, bob);
+    const late = await sendText(start.aliceRecord, alice, bob, 'late');
+    const reply = await sendText(start.bobRecord, bob, alice, 'reply');
+    const gotReply = await receive(late.record, alice, bob, reply.sent, random);
+    const newer = await sendText(gotReply.record, alice, bob, 'newer');
+
+    const gotNewer = await receive(
+      reply.record,
+      bob,
+      alice,
+      newer.sent,
+      random,
+    );
+    const gotLate = await receive(
+      gotNewer.record,
+      bob,
+      alice,
+      late.sent,
+      random,
+    );
+
+    expect(gotNewer.position.chain).toBe(1);
+    expect(gotLate.position).toEqual({ session: NOW, chain: 0, message: 1 });
+    expect(comparePositions(gotLate.position, gotNewer.position)).toBeLessThan(
+      0,
+    );
+    expect(gotLate.text).toBe('late');
+  });
+
+  it('counts dropped chains across storage', async () => {
+    const { alice, bob } = await pair();
+    const start = await startSession(alice, bob);
+    let aliceRecord = start.aliceRecord;
+    let bobRecord = start.bobRecord;
+    const positions: MessagePosition[] = [];
+    for (let round = 0; round < 8; round++) {
+      const reply = await sendText(bobRecord, bob, alice, `reply ${round}`);
+      aliceRecord = (await receive(aliceRecord, alice, bob, reply.sent, random))
+        .record;
+      const next = await sendText(aliceRecord, alice, bob, `next ${round}`);
+      aliceRecord = next.record;
+      const got = await receive(reply.record, bob, alice, next.sent, random);
+      positions.push(got.position);
+      // A stored and reloaded record keeps counting.
+      bobRecord = await deserializeSessionRecord(
+        serializeSessionRecord(got.record),
+      );
+    }
+
+    expect(positions.map((position) => position.chain)).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8,
+    ]);
+    expect(receivingChainCount(bobRecord.current)).toBe(9);
+    expect(bobRecord.current.ratchet.receivingChains.length).toBeLessThan(9);
+    expect(serializeSessionRecord(bobRecord)[0]).toBe(3);
+  });
+
+  it('writes version 2 without dropped chains', async () => {
+    const { alice, bob } = await pair();
+    const { bobRecord } = await startSession(alice, bob);
+    expect(serializeSessionRecord(bobRecord)[0]).toBe(2);
+    expect(receivingChainCount(bobRecord.current)).toBe(1);
+  });
+
+  it('rejects a chain count below the chains kept', async () => {
+    const { alice, bob } = await pair();
+    const { bobRecord } = await startSession(alice, bob);
+    const record: SessionRecord = {
+      current: { ...bobRecord.current, receivingChainCount: 5 },
+      previous: [],
+    };
+    const serialized = serializeSessionRecord(record);
+    expect(serialized[0]).toBe(3);
+    // The chain count follows the set-up time field.
+    const countOffset = 1 + 4 + (4 + 32) + (4 + 5) + 4 + (4 + 32) + 5 + 37 + 9;
+    const changed = serialized.slice();
+    changed.set([0, 0, 0, 0], countOffset);
+    await expect(deserializeSessionRecord(changed)).rejects.toMatchObject({
+      code: 'invalid-state',
+    });
   });
 });

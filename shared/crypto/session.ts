@@ -24,6 +24,7 @@ import {
   type Direction,
   initInitiator,
   initResponder,
+  parseHeader,
   type RatchetState,
   ratchetDecrypt,
   ratchetEncrypt,
@@ -77,6 +78,43 @@ export interface SessionState {
    * records stored before it was kept (record version 1).
    */
   readonly createdAt: number | undefined;
+  /**
+   * Receiving chains this session has started, the dropped oldest ones
+   * included. Undefined while none was dropped, so that it equals
+   * `ratchet.receivingChains.length`; see `receivingChainCount`.
+   */
+  readonly receivingChainCount?: number | undefined;
+}
+
+/**
+ * Place of a received message among the messages of one peer device, in
+ * ratchet order: session, then receiving chain, then message number.
+ * Compare two positions with `comparePositions`.
+ */
+export interface MessagePosition {
+  /**
+   * Set-up time of the decrypting session on this device, in ms since the
+   * epoch, which orders the sessions by creation; 0 when unknown (records
+   * of version 1).
+   */
+  readonly session: number;
+  /** Receiving chain within the session, counted from 0 in order of arrival. */
+  readonly chain: number;
+  /** Message number within the receiving chain. */
+  readonly message: number;
+}
+
+/** Orders two positions of the same peer device: negative when `a` is first. */
+export function comparePositions(
+  a: MessagePosition,
+  b: MessagePosition,
+): number {
+  return a.session - b.session || a.chain - b.chain || a.message - b.message;
+}
+
+/** Returns how many receiving chains `session` has started, dropped ones included. */
+export function receivingChainCount(session: SessionState): number {
+  return session.receivingChainCount ?? session.ratchet.receivingChains.length;
 }
 
 /** All sessions with one peer device. */
@@ -98,7 +136,13 @@ export interface ConsumedPrekeys {
 const FRAME_VERSION = 1;
 const PREKEY_MESSAGE_VERSION = 1;
 /** Version 2 adds each session's set-up time; version 1 is still read. */
-const RECORD_VERSION = 2;
+const RECORD_VERSION_WITH_SETUP_TIME = 2;
+/**
+ * Version 3 adds each session's receiving chain count. A record whose
+ * sessions dropped no receiving chain is still written as version 2, since
+ * the count then equals the number of chains kept.
+ */
+const RECORD_VERSION = 3;
 const MAX_USER_ID_BYTES = 256;
 const MAX_SETUP_BYTES = 4096;
 
@@ -319,6 +363,8 @@ export interface DecryptResult {
    * is a message that will never decrypt, to be shown as "message missing".
    */
   droppedMessageKeys: number;
+  /** Ratchet order of the message among those of the same peer device. */
+  position: MessagePosition;
 }
 
 /** Decrypts a ratchet message in one session; returns the updated session. */
@@ -330,6 +376,7 @@ async function decryptInSession(
   session: SessionState;
   plaintext: Bytes;
   droppedMessageKeys: number;
+  position: MessagePosition;
 }> {
   const {
     state,
@@ -337,11 +384,35 @@ async function decryptInSession(
     droppedKeys,
   } = await ratchetDecrypt(session.ratchet, message, input.random, input.now);
   const plaintext = openFrame(padded, input.from, localAddress(input.local));
+
+  // Receiving chains are kept newest first and dropped only from the old
+  // end, so a chain's number follows from its index and the chain count.
+  const header = parseHeader(message);
+  const known = session.ratchet.receivingChains.some((chain) =>
+    constantTimeEqual(chain.theirRatchetKey, header.ratchetKey),
+  );
+  const chainCount = receivingChainCount(session) + (known ? 0 : 1);
+  const index = state.receivingChains.findIndex((chain) =>
+    constantTimeEqual(chain.theirRatchetKey, header.ratchetKey),
+  );
+  const position: MessagePosition = {
+    session: session.createdAt ?? 0,
+    chain: chainCount - 1 - Math.max(index, 0),
+    message: header.counter,
+  };
+  const counted =
+    chainCount === state.receivingChains.length ? undefined : chainCount;
   return {
     // Any decrypted message is a reply, so the set-up data is no longer sent.
-    session: { ...session, ratchet: state, pendingSetup: undefined },
+    session: {
+      ...session,
+      ratchet: state,
+      pendingSetup: undefined,
+      receivingChainCount: counted,
+    },
     plaintext,
     droppedMessageKeys: droppedKeys,
+    position,
   };
 }
 
@@ -378,6 +449,7 @@ async function decryptInRecord(
         droppedMessageKeys: result.droppedMessageKeys,
         theirIdentityKey: result.session.theirIdentityKey,
         consumed: {},
+        position: result.position,
       };
     } catch (error) {
       if (!CryptoError.is(error)) throw error;
@@ -483,6 +555,7 @@ export async function decryptMessage(
       droppedMessageKeys: result.droppedMessageKeys,
       theirIdentityKey,
       consumed: {},
+      position: result.position,
     };
   }
 
@@ -557,6 +630,7 @@ export async function decryptMessage(
     theirIdentityKey,
     consumed,
     droppedMessageKeys: result.droppedMessageKeys,
+    position: result.position,
   };
 }
 
@@ -572,7 +646,11 @@ export function sessionDirection(session: SessionState): Direction {
 // Serialization. The result contains raw root, chain and message keys, so
 // seal it with `sealRecord` before it is stored.
 
-function writeSession(writer: ByteWriter, session: SessionState): void {
+function writeSession(
+  writer: ByteWriter,
+  session: SessionState,
+  version: number,
+): void {
   writer
     .bytes(session.baseKey)
     .bytes(utf8(session.theirAddress.userId))
@@ -584,6 +662,7 @@ function writeSession(writer: ByteWriter, session: SessionState): void {
     .bytes(session.setupDigest ?? new Uint8Array(0))
     .u8(session.createdAt === undefined ? 0 : 1)
     .u64(session.createdAt ?? 0);
+  if (version >= 3) writer.u32(receivingChainCount(session));
   writeRatchetState(writer, session.ratchet);
 }
 
@@ -642,7 +721,16 @@ async function readSession(
     }
     createdAt = flag === 1 ? value : undefined;
   }
+  const chainCount = version >= 3 ? reader.u32('receiving chain count') : 0;
   const ratchet = await readRatchetState(reader);
+  const kept = ratchet.receivingChains.length;
+  if (version >= 3 && chainCount < kept) {
+    throw new CryptoError(
+      'invalid-state',
+      'deserializeSessionRecord',
+      `receiving chain count ${chainCount} is below the ${kept} chains kept`,
+    );
+  }
   return {
     ratchet,
     baseKey,
@@ -651,17 +739,23 @@ async function readSession(
     pendingSetup,
     setupDigest,
     createdAt,
+    receivingChainCount:
+      version >= 3 && chainCount !== kept ? chainCount : undefined,
   };
 }
 
 /** Encodes a record; the output contains raw secrets and must be sealed. */
 export function serializeSessionRecord(record: SessionRecord): Bytes {
-  const writer = new ByteWriter()
-    .u8(RECORD_VERSION)
-    .u32(1 + record.previous.length);
-  for (const session of [record.current, ...record.previous]) {
-    writeSession(writer, session);
-  }
+  const sessions = [record.current, ...record.previous];
+  const droppedChains = sessions.some(
+    (session) =>
+      receivingChainCount(session) !== session.ratchet.receivingChains.length,
+  );
+  const version = droppedChains
+    ? RECORD_VERSION
+    : RECORD_VERSION_WITH_SETUP_TIME;
+  const writer = new ByteWriter().u8(version).u32(sessions.length);
+  for (const session of sessions) writeSession(writer, session, version);
   return writer.finish();
 }
 
@@ -672,7 +766,7 @@ export async function deserializeSessionRecord(
   const operation = 'deserializeSessionRecord';
   const reader = new ByteReader(bytes, 'invalid-state', operation);
   const version = reader.u8('record version');
-  if (version !== 1 && version !== RECORD_VERSION) {
+  if (version < 1 || version > RECORD_VERSION) {
     throw new CryptoError(
       'invalid-state',
       operation,

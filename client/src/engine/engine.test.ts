@@ -288,6 +288,24 @@ describe('Engine', () => {
     expect(events).not.toContain('keys:bundle');
   });
 
+  it('shows a delayed message in ratchet order', async () => {
+    const { relay, alice, bob } = await pair();
+    await alice.engine.startChat('bob');
+    const first = await sendAndWait(relay, alice, bob, 'one');
+    const delayed = await sendAndWait(relay, alice, bob, 'two');
+    const third = await sendAndWait(relay, alice, bob, 'three');
+
+    await bob.engine.receive(first);
+    await bob.engine.receive(third);
+    await bob.engine.receive(delayed);
+
+    const texts = (await bob.store.listMessages('alice')).map(
+      (message) => message.text,
+    );
+    expect(texts).toEqual(['one', 'two', 'three']);
+    expect(bob.errors).toEqual([]);
+  });
+
   it('fails a message the relay rejects', async () => {
     const { relay, alice } = await pair();
     await alice.engine.startChat('bob');

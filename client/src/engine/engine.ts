@@ -235,6 +235,7 @@ export class Engine {
                 messageId: content.messageId,
                 text: content.text,
                 sentAt: content.sentAt,
+                position: { deviceId: from.deviceId, ...decrypted.position },
               }
             : undefined,
         deliveredIds:

@@ -26,6 +26,7 @@ import type { PrekeyLookup } from '../../../shared/crypto/session';
 import type { Address, RegisterRequest } from '../../../shared/wire/schemas';
 import { ClientError, identityChanged } from '../errors';
 import type { CloakDb } from './db';
+import { inRatchetOrder, type RatchetPosition } from './thread-order';
 import {
   type CloakSchema,
   type ContactRow,
@@ -105,6 +106,8 @@ export interface ReceivedCommit {
     readonly messageId: string;
     readonly text: string;
     readonly sentAt: number;
+    /** Ratchet position, which orders the thread; see `inRatchetOrder`. */
+    readonly position?: RatchetPosition;
   };
   /** Ids of our messages that the peer reports delivered. */
   readonly deliveredIds?: readonly string[];
@@ -736,6 +739,7 @@ export class LocalStore {
           sentAt: text.sentAt,
           state: 'received',
           order: nextOrder(commit.now),
+          ...(text.position ? { position: text.position } : {}),
         });
         newMessage = true;
       }
@@ -914,13 +918,14 @@ export class LocalStore {
     return (await this.db.get('conversations', peerId)) !== undefined;
   }
 
-  /** Opens every message of a conversation, in thread order. */
+  /**
+   * Opens every message of a conversation, in thread order: arrival order,
+   * with incoming messages of each peer device in ratchet order.
+   */
   async listMessages(peerId: string): Promise<MessageView[]> {
     const range = IDBKeyRange.bound([peerId, -Infinity], [peerId, Infinity]);
-    const rows = await this.db.getAllFromIndex(
-      'messages',
-      'by-conversation',
-      range,
+    const rows = inRatchetOrder(
+      await this.db.getAllFromIndex('messages', 'by-conversation', range),
     );
     return Promise.all(
       rows.map(async (row) => ({

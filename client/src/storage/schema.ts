@@ -8,6 +8,7 @@
 import type { DBSchema } from 'idb';
 import type { Bytes } from '../../../shared/crypto/bytes';
 import type { LocalIdentity } from '../../../shared/crypto/keys';
+import type { RatchetPosition } from './thread-order';
 import type {
   OutgoingEnvelope,
   RegisterRequest,
@@ -110,8 +111,17 @@ export interface MessageRow {
   /** The sender's clock when the message was written. */
   readonly sentAt: number;
   readonly state: MessageState;
-  /** Local insertion order; the thread is sorted by it. */
+  /**
+   * Local insertion order. The thread is sorted by it, except that incoming
+   * messages follow their `position`.
+   */
   readonly order: number;
+  /**
+   * Incoming messages only: the sending device and the message's ratchet
+   * position (session set-up time, chain and message number). Absent in
+   * rows stored before it was kept.
+   */
+  readonly position?: RatchetPosition;
 }
 
 export interface ProcessedRow {
