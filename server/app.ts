@@ -12,6 +12,7 @@ import { Server } from 'socket.io';
 import { ErrorCode } from '../shared/wire/errors';
 import { createAdmin } from './admin/admin';
 import { sqliteStoreStats } from './admin/store-stats';
+import { resolveAdminToken } from './admin/token';
 import {
   KEY_DIRECTORY_LOG_RETENTION_MS,
   MAX_ACK_IDS,
@@ -126,16 +127,22 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
   const logger = moduleLogger(root, 'relay');
   const host = options.host ?? '127.0.0.1';
   mkdirSync(options.dataDir, { recursive: true });
+  const adminLogger = moduleLogger(root, 'admin');
+  // Resolved before the store opens, so that a bad token leaves nothing open.
+  const adminToken = resolveAdminToken(
+    options.adminToken,
+    options.dataDir,
+    adminLogger,
+  );
   const databaseFile = path.join(options.dataDir, DATABASE_FILE);
   const sqlite = openSqliteStore({
     path: databaseFile,
     synchronous: options.synchronous ?? 'NORMAL',
   });
   const admin = createAdmin({
-    token: options.adminToken,
-    dataDir: options.dataDir,
+    token: adminToken,
     stats: sqliteStoreStats(sqlite.db, databaseFile),
-    logger: moduleLogger(root, 'admin'),
+    logger: adminLogger,
     tls: options.tls !== undefined,
     signInRate: options.adminSignInRate,
     queueAgeWarningMs: options.adminQueueAgeWarningMs,

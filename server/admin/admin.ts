@@ -14,12 +14,10 @@ import { attachAdminNamespace, publishSnapshot } from './namespace';
 import { adminRouter } from './routes';
 import { AdminSessions } from './sessions';
 import type { StoreStats } from './store-stats';
-import { resolveAdminToken } from './token';
 
 export interface AdminOptions {
-  /** `ADMIN_TOKEN`; when undefined, the token file in `dataDir` is used. */
-  readonly token: string | undefined;
-  readonly dataDir: string;
+  /** The admin token, as `resolveAdminToken` returns it. */
+  readonly token: string;
   readonly stats: StoreStats;
   readonly logger: Logger;
   readonly tls: boolean;
@@ -41,7 +39,6 @@ const DEVICE_ROOM_PREFIX = 'device:';
 
 export function createAdmin(options: AdminOptions): Admin {
   const { logger } = options;
-  const token = resolveAdminToken(options.token, options.dataDir, logger);
   const sessions = new AdminSessions();
   let server: RelayServer | undefined;
   const metrics = new RelayMetrics({
@@ -52,7 +49,7 @@ export function createAdmin(options: AdminOptions): Admin {
     queueAgeWarningMs: options.queueAgeWarningMs,
   });
   const router = adminRouter({
-    token,
+    token: options.token,
     sessions,
     metrics,
     stats: options.stats,
