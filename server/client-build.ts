@@ -15,7 +15,7 @@ export const CLIENT_SOURCES: readonly string[] = [
   'package-lock.json',
 ];
 
-/** Entries visited before the walk gives up and asks for a build. */
+/** Entries visited before the walk stops and reports that a build is needed. */
 export const MAX_WALK_ENTRIES = 50_000;
 
 /** Folder depth below a source at which the walk gives up the same way. */

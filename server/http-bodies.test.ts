@@ -74,7 +74,7 @@ it('rejects a missing Content-Type', async () => {
   });
 });
 
-it('accepts JSON with a charset parameter', async () => {
+it('parses JSON with a charset parameter', async () => {
   const response = await postWithType('{}', 'application/json; charset=utf-8');
   expect(response.status).toBe(400);
   expect(response.body).toMatchObject({
