@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import { registerServiceWorker } from './app/service-worker';
 import { useCloak } from './app/use-cloak';
 import { AlertList } from './components/AlertList';
 import { ConnectionStatus } from './components/ConnectionStatus';
@@ -19,6 +20,8 @@ export function App() {
   useEffect(() => {
     document.title = title;
   }, [title]);
+
+  useEffect(registerServiceWorker, []);
   const [listFocus, setListFocus] = useState<{ peerId: string }>();
   const [composerFocus, setComposerFocus] = useState(0);
   // The recipient field takes focus when the signed-in screen appears, such
