@@ -1,18 +1,21 @@
 /**
  * Envelope sending and acknowledgement. The sender is the signed-in device,
  * never a payload field. An envelope is committed before the sender's ack,
- * and deleted only when the recipient device acknowledges it.
+ * and deleted only when the recipient device acknowledges it. A group
+ * envelope (`kind: 'group'`, a list of devices in `to`) goes through the
+ * same event and fans out in envelopes-group.ts.
  */
 import { ErrorCode } from '../../shared/wire/errors';
 import { MAX_ENVELOPE_BODY_BYTES } from '../../shared/wire/limits';
 import {
   AckRequest,
   type Address,
-  OutgoingEnvelope,
   type SendResult,
+  SendEnvelopeRequest,
   base64UrlLength,
 } from '../../shared/wire/schemas';
 import { RelayError, parseRequest } from '../errors';
+import { sendGroupEnvelope } from './envelopes-group';
 import type { RelayContext, SocketSession } from './session';
 import { deviceKey } from './types';
 
@@ -39,7 +42,10 @@ export async function sendEnvelope(
       'Too many envelopes sent. Wait a few seconds and send again with the same id.',
     );
   }
-  const envelope = parseRequest(OutgoingEnvelope, payload);
+  const envelope = parseRequest(SendEnvelopeRequest, payload);
+  if (envelope.kind === 'group') {
+    return sendGroupEnvelope(context, session, sender, envelope);
+  }
   const recipient = await context.store.getDevice(envelope.to);
   if (!recipient) {
     throw new RelayError(

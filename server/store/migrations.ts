@@ -137,6 +137,25 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    name: 'shared bodies of group envelopes',
+    up: (db) => {
+      db.exec(`
+        -- A group envelope's body is stored once and referenced by one
+        -- envelope row per recipient device, whose own body is then empty.
+        -- refs counts those rows; the body goes with the last of them.
+        CREATE TABLE envelope_bodies (
+          body_id INTEGER PRIMARY KEY,
+          body TEXT NOT NULL,
+          refs INTEGER NOT NULL CHECK (refs >= 0)
+        ) STRICT;
+
+        ALTER TABLE envelopes ADD COLUMN body_id INTEGER
+          REFERENCES envelope_bodies (body_id);
+      `);
+    },
+  },
 ];
 
 /** Applies the migrations not yet recorded; returns the versions applied. */

@@ -23,9 +23,11 @@ import { migrate } from './migrations';
 import type {
   BundleResult,
   NewEnvelope,
+  NewGroupEnvelope,
   RegisterOutcome,
   Store,
   StoreEnvelopeResult,
+  StoreGroupEnvelopeResult,
 } from './store';
 
 export type SynchronousMode = 'NORMAL' | 'FULL';
@@ -165,26 +167,9 @@ export class SqliteStore implements Store {
 
   async storeEnvelope(envelope: NewEnvelope): Promise<StoreEnvelopeResult> {
     const store = this.db.transaction((): StoreEnvelopeResult => {
-      const inserted = this.db
-        .prepare(
-          `INSERT INTO sent_ids (sender_user, sender_device, id, server_ts)
-           VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-        )
-        .run(
-          envelope.from.userId,
-          envelope.from.deviceId,
-          envelope.id,
-          envelope.serverTs,
-        );
-      if (inserted.changes === 0) {
-        const serverTs = this.db
-          .prepare(
-            `SELECT server_ts FROM sent_ids
-             WHERE sender_user = ? AND sender_device = ? AND id = ?`,
-          )
-          .pluck()
-          .get(envelope.from.userId, envelope.from.deviceId, envelope.id);
-        return { duplicate: true, serverTs: serverTs as number };
+      const firstServerTs = this.recordSentId(envelope);
+      if (firstServerTs !== undefined) {
+        return { duplicate: true, serverTs: firstServerTs };
       }
       const seq = this.db
         .prepare(
@@ -218,6 +203,58 @@ export class SqliteStore implements Store {
     return store.immediate();
   }
 
+  async storeGroupEnvelope(
+    envelope: NewGroupEnvelope,
+  ): Promise<StoreGroupEnvelopeResult> {
+    const exists = this.db
+      .prepare('SELECT 1 FROM devices WHERE user_id = ? AND device_id = ?')
+      .pluck();
+    const nextSeq = this.db
+      .prepare(
+        `UPDATE devices SET last_seq = last_seq + 1
+         WHERE user_id = ? AND device_id = ? RETURNING last_seq`,
+      )
+      .pluck();
+    const insert = this.db.prepare(
+      `INSERT INTO envelopes (recipient_user, recipient_device, seq, id, kind,
+         sender_user, sender_device, server_ts, body, body_id)
+       VALUES (?, ?, ?, ?, 'group', ?, ?, ?, '', ?)`,
+    );
+    const store = this.db.transaction((): StoreGroupEnvelopeResult => {
+      const unknown = envelope.to.filter(
+        (device) => exists.get(device.userId, device.deviceId) === undefined,
+      );
+      if (unknown.length > 0) {
+        return { outcome: 'unknown-devices', devices: unknown };
+      }
+      const firstServerTs = this.recordSentId(envelope);
+      if (firstServerTs !== undefined) {
+        return { outcome: 'duplicate', serverTs: firstServerTs };
+      }
+      const bodyId = this.db
+        .prepare(
+          'INSERT INTO envelope_bodies (body, refs) VALUES (?, ?) RETURNING body_id',
+        )
+        .pluck()
+        .get(envelope.body, envelope.to.length) as number;
+      for (const device of envelope.to) {
+        const seq = nextSeq.get(device.userId, device.deviceId) as number;
+        insert.run(
+          device.userId,
+          device.deviceId,
+          seq,
+          envelope.id,
+          envelope.from.userId,
+          envelope.from.deviceId,
+          envelope.serverTs,
+          bodyId,
+        );
+      }
+      return { outcome: 'stored', serverTs: envelope.serverTs };
+    });
+    return store.immediate();
+  }
+
   async envelopesAfter(
     address: Address,
     afterSeq: number,
@@ -225,9 +262,13 @@ export class SqliteStore implements Store {
   ): Promise<Envelope[]> {
     const rows = this.db
       .prepare(
-        `SELECT * FROM envelopes
-         WHERE recipient_user = ? AND recipient_device = ? AND seq > ?
-         ORDER BY seq LIMIT ?`,
+        `SELECT e.seq, e.id, e.kind, e.sender_user, e.sender_device,
+           e.recipient_user, e.recipient_device, e.server_ts,
+           CASE WHEN e.body_id IS NULL THEN e.body ELSE b.body END AS body
+         FROM envelopes AS e
+         LEFT JOIN envelope_bodies AS b ON b.body_id = e.body_id
+         WHERE e.recipient_user = ? AND e.recipient_device = ? AND e.seq > ?
+         ORDER BY e.seq LIMIT ?`,
       )
       .all(address.userId, address.deviceId, afterSeq, limit) as EnvelopeRow[];
     return rows.map(toEnvelope);
@@ -237,14 +278,31 @@ export class SqliteStore implements Store {
     address: Address,
     ids: readonly string[],
   ): Promise<number> {
-    const statement = this.db.prepare(
-      `DELETE FROM envelopes
-       WHERE recipient_user = ? AND recipient_device = ? AND id = ?`,
+    const statement = this.db
+      .prepare(
+        `DELETE FROM envelopes
+         WHERE recipient_user = ? AND recipient_device = ? AND id = ?
+         RETURNING body_id`,
+      )
+      .pluck();
+    const release = this.db.prepare(
+      'UPDATE envelope_bodies SET refs = refs - 1 WHERE body_id = ?',
+    );
+    const removeBody = this.db.prepare(
+      'DELETE FROM envelope_bodies WHERE body_id = ? AND refs = 0',
     );
     const remove = this.db.transaction(() => {
       let deleted = 0;
       for (const id of ids) {
-        deleted += statement.run(address.userId, address.deviceId, id).changes;
+        const rows = statement.all(address.userId, address.deviceId, id) as (
+          number | null
+        )[];
+        deleted += rows.length;
+        for (const bodyId of rows) {
+          if (bodyId === null) continue;
+          release.run(bodyId);
+          removeBody.run(bodyId);
+        }
       }
       return deleted;
     });
@@ -387,6 +445,36 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  /**
+   * Records the sender device's envelope id, or returns the server time of
+   * the first envelope with that id if the sender already sent it.
+   */
+  private recordSentId(envelope: {
+    readonly id: string;
+    readonly from: Address;
+    readonly serverTs: number;
+  }): number | undefined {
+    const inserted = this.db
+      .prepare(
+        `INSERT INTO sent_ids (sender_user, sender_device, id, server_ts)
+         VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      )
+      .run(
+        envelope.from.userId,
+        envelope.from.deviceId,
+        envelope.id,
+        envelope.serverTs,
+      );
+    if (inserted.changes > 0) return undefined;
+    return this.db
+      .prepare(
+        `SELECT server_ts FROM sent_ids
+         WHERE sender_user = ? AND sender_device = ? AND id = ?`,
+      )
+      .pluck()
+      .get(envelope.from.userId, envelope.from.deviceId, envelope.id) as number;
   }
 
   private readCertificate(address: Address): DeviceCertificate | undefined {

@@ -56,6 +56,26 @@ export type StoreEnvelopeResult =
   /** The sender device already sent this id; `serverTs` is the first one. */
   | { readonly duplicate: true; readonly serverTs: number };
 
+/** A group envelope: one body queued for every listed device. */
+export interface NewGroupEnvelope {
+  readonly id: string;
+  readonly from: Address;
+  /** Recipient devices, each listed once. */
+  readonly to: readonly Address[];
+  readonly body: string;
+  readonly serverTs: number;
+}
+
+export type StoreGroupEnvelopeResult =
+  | { readonly outcome: 'stored'; readonly serverTs: number }
+  /** The sender device already sent this id; `serverTs` is the first one. */
+  | { readonly outcome: 'duplicate'; readonly serverTs: number }
+  /** Some listed devices are not registered; nothing was stored. */
+  | {
+      readonly outcome: 'unknown-devices';
+      readonly devices: readonly Address[];
+    };
+
 export interface Store {
   /**
    * Binds the username to the certificate's identity key if it is free, and
@@ -83,6 +103,16 @@ export interface Store {
    * device already sent the same id (then nothing is queued).
    */
   storeEnvelope(envelope: NewEnvelope): Promise<StoreEnvelopeResult>;
+
+  /**
+   * Commits a group envelope in one transaction: one delivery per listed
+   * device, each with that device's next `seq`, sharing one stored body.
+   * Stores nothing if a device is not registered or the sender device
+   * already sent the same id.
+   */
+  storeGroupEnvelope(
+    envelope: NewGroupEnvelope,
+  ): Promise<StoreGroupEnvelopeResult>;
 
   /** Returns up to `limit` queued envelopes of a device with seq > `afterSeq`. */
   envelopesAfter(

@@ -44,7 +44,15 @@ export interface ClientToServerEvents {
   'keys:access-log': (request: AccessLogRequest, ack: Ack<AccessLog>) => void;
   /** Publishes new prekeys for the signed-in device. */
   'keys:upload': (request: PrekeyUpload, ack: Ack<PrekeyCounts>) => void;
-  /** Stores an envelope durably, then queues it for the recipient. */
+  /**
+   * Stores an envelope durably, then queues it for the recipient. The relay
+   * validates the payload as `SendEnvelopeRequest`, so a group envelope
+   * (`OutgoingGroupEnvelope`, one delivery per listed device) uses this
+   * event too.
+   * NOTE: the parameter stays `OutgoingEnvelope` until the client's
+   * in-memory test relay handles a list in `to`; widening it to
+   * `SendEnvelopeRequest` is then a type-only change.
+   */
   'envelope:send': (envelope: OutgoingEnvelope, ack: Ack<SendResult>) => void;
   /** Confirms that envelopes were persisted on this device; the relay deletes them. */
   'envelope:ack': (request: AckRequest, ack: Ack<{ deleted: number }>) => void;

@@ -14,6 +14,19 @@ export const ONE_TIME_PREKEY_REFILL_THRESHOLD = 25;
 /** Most keys of one kind accepted in one upload. */
 export const MAX_PREKEYS_PER_UPLOAD = 200;
 
+/**
+ * Most recipient devices one group envelope names (1,000 members with one
+ * device each). The sender's own other devices count as recipients.
+ */
+export const MAX_GROUP_RECIPIENTS = 1000;
+/**
+ * A group envelope costs the sender one send token plus one for each
+ * started block of this many recipient devices: 2 tokens for up to 100
+ * devices, 11 for 1,000. So the fan-out work the relay does per token stays
+ * within 100 queued deliveries.
+ */
+export const GROUP_RECIPIENTS_PER_SEND_TOKEN = 100;
+
 /** Envelopes acknowledged in one `envelope:ack` event. */
 export const MAX_ACK_IDS = 500;
 /** Stored envelopes delivered per batch on reconnect. */

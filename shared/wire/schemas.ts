@@ -8,6 +8,7 @@ import {
   MAX_ACCESS_LOG_ENTRIES,
   MAX_ACK_IDS,
   MAX_ENVELOPE_BODY_BYTES,
+  MAX_GROUP_RECIPIENTS,
   MAX_PREKEYS_PER_UPLOAD,
   USERNAME_MAX_LENGTH,
   USERNAME_MIN_LENGTH,
@@ -195,6 +196,35 @@ export const OutgoingEnvelope = z.strictObject({
   body: EnvelopeBody,
 });
 export type OutgoingEnvelope = z.infer<typeof OutgoingEnvelope>;
+
+/**
+ * A group message as a device sends it: one Sender Key ciphertext and the
+ * member devices to queue it for, each listed once. The relay stores one
+ * delivery per device, each with that device's `seq`, as `kind: 'group'`
+ * with `to` set to that device. The list is all the relay learns about the
+ * group; membership itself is checked by the members' clients.
+ */
+export const OutgoingGroupEnvelope = z.strictObject({
+  v: z.literal(1),
+  kind: z.literal('group'),
+  id: Id128,
+  to: z
+    .array(Address)
+    .min(1)
+    .max(
+      MAX_GROUP_RECIPIENTS,
+      `must list at most ${MAX_GROUP_RECIPIENTS} devices`,
+    ),
+  body: EnvelopeBody,
+});
+export type OutgoingGroupEnvelope = z.infer<typeof OutgoingGroupEnvelope>;
+
+/** Payload of `envelope:send`: a pairwise envelope or a group envelope, by `kind`. */
+export const SendEnvelopeRequest = z.discriminatedUnion('kind', [
+  OutgoingEnvelope,
+  OutgoingGroupEnvelope,
+]);
+export type SendEnvelopeRequest = z.infer<typeof SendEnvelopeRequest>;
 
 /** What the relay delivers. */
 export const Envelope = z.strictObject({

@@ -190,7 +190,13 @@ export function MessageThread({
       >
         {check.showCounter ? counterText(check.remaining) : ''}
       </p>
-      <p id={hintId} className="draft-hint" aria-live="polite">
+      <p
+        id={hintId}
+        className={
+          blocked === 'too-long' ? 'draft-hint over-limit' : 'draft-hint'
+        }
+        aria-live="polite"
+      >
         {blocked === undefined ? '' : problemText(blocked)}
       </p>
     </section>
