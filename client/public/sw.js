@@ -68,8 +68,8 @@ async function deleteOtherCaches() {
 
 /**
  * Fetches the page and keeps a copy. Every route serves the same page, so
- * one copy under "/" serves them all. The copy answers when the network
- * fails or the server errs.
+ * one copy under "/" serves them all. The copy is returned when the
+ * network fails or the server returns a 5xx status.
  */
 async function networkFirst(request) {
   const cache = await caches.open(CACHE_NAME);

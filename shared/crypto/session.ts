@@ -722,6 +722,7 @@ async function readSession(
     createdAt = flag === 1 ? value : undefined;
   }
   const chainCount = version >= 3 ? reader.u32('receiving chain count') : 0;
+
   const ratchet = await readRatchetState(reader);
   const kept = ratchet.receivingChains.length;
   if (version >= 3 && chainCount < kept) {

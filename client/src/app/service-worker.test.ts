@@ -28,7 +28,7 @@ function loadWorker() {
   const cached = new Map<string, Response>();
   const server = {
     up: true,
-    /** Status of every answer when set, such as 503 for a failing relay. */
+    /** Status of every response when set, such as 503 for a failing relay. */
     status: undefined as number | undefined,
     requests: [] as string[],
     files: new Map<string, string>([
