@@ -1,8 +1,8 @@
 /**
  * Group envelope fan-out. The sender encrypted the message once with its
- * sender key and lists the member devices; the relay commits one delivery
+ * sender key and lists the member devices. The relay commits one delivery
  * per device, each with that device's `seq`, in one transaction before the
- * sender's ack, and then wakes those devices' delivery pumps. Ordering,
+ * sender's ack. Then it wakes those devices' delivery pumps. Ordering,
  * deduplication by the sender's envelope id and deletion on each device's
  * ack work as for pairwise envelopes. The relay learns the device list and
  * nothing else about the group, and cannot tell which devices belong to it.
@@ -70,7 +70,7 @@ export async function sendGroupEnvelope(
   envelope: OutgoingGroupEnvelope,
 ): Promise<SendResult> {
   checkRecipients(sender, envelope.to);
-  // Every token is taken, even after one is refused, so a sender that
+  // Every token is taken, even after one is rejected, so a sender that
   // keeps retrying a fan-out it cannot afford drains its own bucket.
   let allowed = true;
   for (let i = 0; i < groupFanOutCost(envelope.to.length); i++) {
@@ -100,7 +100,10 @@ export async function sendGroupEnvelope(
   }
   const duplicate = result.outcome === 'duplicate';
   if (!duplicate) {
-    for (const device of envelope.to) context.delivery.notify(device);
+    for (const device of envelope.to) {
+      context.delivery.notify(device);
+      context.metrics?.envelopeStored(device, envelope.id, result.serverTs);
+    }
   }
   context.loggers.envelopes.debug(
     {

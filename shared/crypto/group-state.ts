@@ -6,14 +6,16 @@
  * and the author's clock. The author signs the entry with its user identity
  * key under the context `Cloak-v1/sig/group-state`.
  *
- * `applyGroupChange` accepts an entry only if its signature verifies under
- * the author's pinned identity key, the author is an admin of the previous
- * state (or, for `leave`, the member who leaves), the version is the
- * previous one plus one, the previous hash matches, and the members, admins
- * and name are exactly what the change makes of the previous state. So the
- * relay, which only carries entries, can neither add a member nor replay an
- * old change, and an entry from another branch of the log is reported as a
- * fork.
+ * `applyGroupChange` accepts an entry only if all of these hold:
+ * - its signature verifies under the author's pinned identity key;
+ * - the author is an admin of the previous state, or, for `leave`, the
+ *   member who leaves;
+ * - its version is the previous one plus one and its previous hash matches;
+ * - its members, admins and name are exactly what the change makes of the
+ *   previous state.
+ * So the relay, which only carries entries, can neither add a member nor
+ * replay an old change. An entry from another branch of the log is reported
+ * as a fork.
  *
  * Entry hash = SHA-256(length-prefixed `Cloak-v1/group-state/hash` and
  * entry bytes). The entry encoding has one form per entry: user ids sorted,
@@ -340,6 +342,8 @@ function nextMembership(
     );
   }
   if (change.type === 'leave') {
+    // NOTE: there is no change that makes a member an admin yet, so a group
+    // whose last admin leaves can no longer change its membership.
     return {
       name: state.name,
       members: state.members.filter((member) => member !== author),

@@ -111,7 +111,10 @@ export interface OwnSenderKey {
   readonly createdAt: number;
 }
 
-/** What a sender device gives each member device over a pairwise session. */
+/**
+ * Distribution message: a sender's chain as each member device receives it
+ * over a pairwise session.
+ */
 export interface SenderKeyDistribution {
   readonly groupId: Bytes;
   readonly distributionId: Bytes;
@@ -122,6 +125,8 @@ export interface SenderKeyDistribution {
   readonly signingKey: Bytes;
 }
 
+// NOTE: skipped sender message keys are bounded by count only. Unlike the
+// Double Ratchet's 14 days, they do not expire with age yet.
 export interface SkippedSenderMessageKey {
   readonly iteration: number;
   readonly messageKey: SecretBytes;
@@ -137,7 +142,7 @@ export interface SenderKeyState {
   readonly skippedKeys: readonly SkippedSenderMessageKey[];
 }
 
-/** What a receiver keeps for one (sender device, distribution id). */
+/** Receiver's states for one (sender device, distribution id). */
 export interface SenderKeyRecord {
   readonly groupId: Bytes;
   readonly distributionId: Bytes;
