@@ -1,4 +1,7 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -27,6 +30,7 @@ import {
 } from './test-support/device';
 import {
   type TestRelay,
+  makeDataDir,
   removeDataDir,
   startTestRelay,
 } from './test-support/relay';
@@ -308,6 +312,61 @@ describe('group envelope checks', () => {
     } finally {
       await limited.close();
       removeDataDir(limited.dataDir);
+    }
+  });
+});
+
+/** Starts a relay in a child process and reads its URL from stdout. */
+async function spawnRelay(
+  dataDir: string,
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(__dirname, 'test-support/relay-process.ts')],
+    {
+      env: { ...process.env, DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  if (!child.stdout) throw new Error('child has no stdout');
+  const lines = createInterface({ input: child.stdout });
+  const [line] = (await once(lines, 'line')) as [string];
+  lines.close();
+  return { child, url: (JSON.parse(line) as { url: string }).url };
+}
+
+describe('group fan-out durability', () => {
+  it('keeps every delivery after kill -9', async () => {
+    const dataDir = makeDataDir();
+    const { child, url } = await spawnRelay(dataDir);
+    let restarted: TestRelay | undefined;
+    try {
+      const group = await newGroup(url);
+      const envelope = groupEnvelope(addresses(group.members), 'a2lsbA');
+      const senderSocket = await connectSignedIn(url, group.sender);
+      const result = unwrap(await send(senderSocket, envelope));
+      senderSocket.disconnect();
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      const [, signal] = await exited;
+      expect(signal).toBe('SIGKILL');
+
+      restarted = await startTestRelay({ dataDir });
+      for (const device of group.members) {
+        const inbox: Envelope[] = [];
+        await online(device, inbox, restarted.url);
+        await waitFor(() => inbox.length === 1);
+        expect(inbox[0]).toMatchObject({
+          id: envelope.id,
+          serverTs: result.serverTs,
+          body: 'a2lsbA',
+        });
+      }
+    } finally {
+      child.kill('SIGKILL');
+      for (const socket of sockets.splice(0)) socket.disconnect();
+      await restarted?.close();
+      removeDataDir(dataDir);
     }
   });
 });
