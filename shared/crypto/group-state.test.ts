@@ -163,6 +163,64 @@ describe('group changes', () => {
     expect(state.version).toBe(4);
   });
 
+  it('lets a promoted member change it', async () => {
+    let state = await created();
+    ({ state } = await change(state, 'alice', {
+      type: 'promote',
+      userIds: ['bob'],
+    }));
+    expect(state.admins).toEqual(['alice', 'bob']);
+    ({ state } = await change(state, 'bob', {
+      type: 'add',
+      userIds: ['dave'],
+    }));
+    expect(state.members).toContain('dave');
+    ({ state } = await change(state, 'bob', {
+      type: 'demote',
+      userIds: ['alice'],
+    }));
+    expect(state.admins).toEqual(['bob']);
+    await expect(
+      signGroupChange(state, { type: 'leave' }, person('alice'), NOW),
+    ).resolves.toBeDefined();
+    await expect(
+      signGroupChange(
+        state,
+        { type: 'rename', name: 'Mine' },
+        person('alice'),
+        NOW,
+      ),
+    ).rejects.toThrow(expect.objectContaining({ code: 'unauthorized-change' }));
+  });
+
+  it('rejects demoting the last admin', async () => {
+    const state = await created();
+    await expect(
+      signGroupChange(
+        state,
+        { type: 'demote', userIds: ['alice'] },
+        person('alice'),
+        NOW,
+      ),
+    ).rejects.toThrow(expect.objectContaining({ code: 'invalid-message' }));
+  });
+
+  it('rejects a promote by a non-admin', async () => {
+    const state = await created();
+    const { signed } = await change(state, 'alice', {
+      type: 'promote',
+      userIds: ['carol'],
+    });
+    const byBob = await resign(signed, 'bob', () => ({
+      author: 'bob',
+      admins: ['alice', 'bob'],
+      change: { type: 'promote', userIds: ['bob'] },
+    }));
+    await expect(apply(state, byBob)).rejects.toThrow(
+      expect.objectContaining({ code: 'unauthorized-change' }),
+    );
+  });
+
   it('accepts leave by self', async () => {
     const { state } = await change(await created(), 'carol', {
       type: 'leave',

@@ -2,7 +2,8 @@
  * The group-state log: membership is decided by clients, not the relay.
  * Each entry states the whole group after a change (version, hash of the
  * previous entry, group id, name, members and admins as user ids) together
- * with the change itself (create, add, remove, leave, rename), its author
+ * with the change itself (create, add, remove, leave, rename, promote to
+ * admin, demote from admin), its author
  * and the author's clock. The author signs the entry with its user identity
  * key under the context `Cloak-v1/sig/group-state`.
  *
@@ -47,7 +48,9 @@ export type GroupChange =
   | { readonly type: 'add'; readonly userIds: readonly string[] }
   | { readonly type: 'remove'; readonly userIds: readonly string[] }
   | { readonly type: 'leave' }
-  | { readonly type: 'rename'; readonly name: string };
+  | { readonly type: 'rename'; readonly name: string }
+  | { readonly type: 'promote'; readonly userIds: readonly string[] }
+  | { readonly type: 'demote'; readonly userIds: readonly string[] };
 
 const CHANGE_CODES = {
   create: 1,
@@ -55,6 +58,8 @@ const CHANGE_CODES = {
   remove: 3,
   leave: 4,
   rename: 5,
+  promote: 6,
+  demote: 7,
 } as const;
 
 /** One entry of the log, as signed. */
@@ -160,6 +165,8 @@ export function encodeGroupStateEntry(entry: GroupStateEntry): Bytes {
   switch (entry.change.type) {
     case 'add':
     case 'remove':
+    case 'promote':
+    case 'demote':
       writeUserIds(writer, entry.change.userIds);
       break;
     case 'rename':
@@ -228,6 +235,13 @@ function readChange(reader: ByteReader): GroupChange {
         type: 'rename',
         name: readText(reader, 'new name', MAX_GROUP_NAME_BYTES),
       };
+    case CHANGE_CODES.promote:
+      return {
+        type: 'promote',
+        userIds: readUserIds(reader, 'promoted users'),
+      };
+    case CHANGE_CODES.demote:
+      return { type: 'demote', userIds: readUserIds(reader, 'demoted users') };
     default:
       throw new CryptoError(
         'invalid-message',
@@ -342,8 +356,8 @@ function nextMembership(
     );
   }
   if (change.type === 'leave') {
-    // NOTE: there is no change that makes a member an admin yet, so a group
-    // whose last admin leaves can no longer change its membership.
+    // NOTE: a group whose last admin leaves can no longer change its
+    // membership, so a client promotes another member before that leave.
     return {
       name: state.name,
       members: state.members.filter((member) => member !== author),
@@ -404,6 +418,39 @@ function nextMembership(
         members: state.members.filter((member) => !removed.includes(member)),
         admins: state.admins.filter((admin) => !removed.includes(admin)),
       };
+    }
+    case 'promote': {
+      const promoted = sortedUnique(change.userIds, operation, 'promoted');
+      if (
+        promoted.length === 0 ||
+        promoted.some(
+          (id) => !state.members.includes(id) || state.admins.includes(id),
+        )
+      ) {
+        throw new CryptoError(
+          'invalid-message',
+          operation,
+          'a promote must name at least one member who is not an admin',
+        );
+      }
+      const admins = [...state.admins, ...promoted].sort();
+      return { name: state.name, members: state.members, admins };
+    }
+    case 'demote': {
+      const demoted = sortedUnique(change.userIds, operation, 'demoted');
+      const admins = state.admins.filter((admin) => !demoted.includes(admin));
+      if (
+        demoted.length === 0 ||
+        demoted.some((id) => !state.admins.includes(id)) ||
+        admins.length === 0
+      ) {
+        throw new CryptoError(
+          'invalid-message',
+          operation,
+          'a demote must name at least one admin and leave at least one',
+        );
+      }
+      return { name: state.name, members: state.members, admins };
     }
   }
 }
@@ -466,7 +513,7 @@ export async function signGroupChange(
 ): Promise<SignedGroupChange> {
   const next = nextMembership(state, change, author.userId, 'signGroupChange');
   const canonicalChange: GroupChange =
-    change.type === 'add' || change.type === 'remove'
+    'userIds' in change
       ? { type: change.type, userIds: [...change.userIds].sort() }
       : change;
   return signEntry(
