@@ -1,0 +1,86 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createAccountKeys } from '../../../shared/crypto/keys';
+import { systemRandom } from '../../../shared/crypto/random';
+import { ErrorCode, type Reply } from '../../../shared/wire/errors';
+import { type ConnectionState, RelayConnection } from './relay-connection';
+
+type Ack = (reply: Reply<unknown>) => void;
+
+const cleanups: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Starts a Socket.IO relay on 127.0.0.1 that answers sign-in with `code`. */
+async function relayRejectingSignIn(code: ErrorCode) {
+  const http = createServer();
+  const io = new Server(http);
+  const starts = vi.fn();
+  io.on('connection', (socket) => {
+    socket.on('signin:start', (_payload: unknown, ack: Ack) => {
+      starts();
+      ack({ ok: false, error: { code, message: 'sign-in rejected' } });
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () => new Promise<void>((resolve) => io.close(() => resolve())),
+  );
+  const { port } = http.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, starts };
+}
+
+/** Creates a connection for a fresh account, with `location` set to `url`. */
+async function connect(url: string) {
+  const keys = await createAccountKeys('alice', 1, systemRandom, Date.now());
+  const states: ConnectionState[] = [];
+  const handlers = {
+    onState: (state: ConnectionState) => states.push(state),
+    onSignedIn: vi.fn(),
+    onEnvelope: vi.fn(),
+    onKeysLow: vi.fn(),
+    onSignInFailed: vi.fn(),
+    onAccountUnknown: vi.fn(),
+  };
+  vi.stubGlobal('location', new URL(url));
+  cleanups.push(() => {
+    vi.unstubAllGlobals();
+  });
+  const connection = new RelayConnection(keys.identity, handlers, url);
+  cleanups.push(() => connection.stop());
+  connection.start();
+  return { connection, handlers, states };
+}
+
+describe('RelayConnection sign-in', () => {
+  it('stops on an unknown account', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    cleanups.push(() => {
+      vi.useRealTimers();
+    });
+    const relay = await relayRejectingSignIn(ErrorCode.notFound);
+    const { handlers, states } = await connect(relay.url);
+
+    await vi.waitFor(() => expect(handlers.onAccountUnknown).toBeCalled());
+    // No sign-in retry is scheduled, and none runs later.
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(60_000);
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(relay.starts).toHaveBeenCalledTimes(1);
+    expect(handlers.onSignInFailed).not.toBeCalled();
+    expect(states.at(-1)).toBe('offline');
+  });
+
+  it('retries other sign-in failures', async () => {
+    const relay = await relayRejectingSignIn(ErrorCode.rateLimited);
+    const { handlers } = await connect(relay.url);
+
+    await vi.waitFor(() => expect(handlers.onSignInFailed).toBeCalled());
+    expect(handlers.onAccountUnknown).not.toBeCalled();
+  });
+});
