@@ -15,7 +15,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** Starts a Socket.IO relay on 127.0.0.1 that answers sign-in with `code`. */
+/** Starts a Socket.IO relay on 127.0.0.1 that rejects sign-in with `code`. */
 async function relayRejectingSignIn(code: ErrorCode) {
   const http = createServer();
   const io = new Server(http);
