@@ -43,6 +43,7 @@ import {
 import type { RelayContext } from './socket/session';
 import type { RelayServer } from './socket/types';
 import { type SynchronousMode, openSqliteStore } from './store/sqlite';
+import { WalCheckpointer } from './store/wal-checkpoint';
 import type { TestHooks } from './test-hooks';
 
 export interface RelayOptions {
@@ -90,6 +91,8 @@ export interface RelayOptions {
   readonly adminQueueAgeWarningMs?: number | undefined;
   /** Interval between warn lines of one rejection code, in ms. */
   readonly rejectionLogIntervalMs?: number | undefined;
+  /** Interval between WAL checkpoints, in ms; 60 s by default. */
+  readonly walCheckpointIntervalMs?: number | undefined;
 }
 
 export interface TlsCredentials {
@@ -266,6 +269,13 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     }
   };
   await prune();
+  const checkpoints = new WalCheckpointer(
+    sqlite.db,
+    databaseFile,
+    logger,
+    options.walCheckpointIntervalMs,
+  );
+  checkpoints.start();
   const pruneTimer = setInterval(() => void prune(), PRUNE_INTERVAL_MS);
   pruneTimer.unref();
 
@@ -290,6 +300,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
       await new Promise<void>((resolve) => {
         io.close(() => resolve());
       });
+      checkpoints.stop();
       await store.close();
       logger.info({ event: 'stop' }, 'relay stopped');
     })();

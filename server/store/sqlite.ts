@@ -65,6 +65,9 @@ export class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    // Deleted rows, such as acknowledged envelope bodies, are overwritten
+    // with zeros; `WalCheckpointer` then removes older copies from the WAL.
+    this.db.pragma('secure_delete = ON');
     migrate(this.db);
   }
 
