@@ -20,7 +20,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
 
   const relay = spawn(
     process.execPath,
-    ['--import', 'tsx', 'server/start.ts'],
+    // `--test-hooks` adds `POST /test/swap-identity`, with which the key
+    // change scenario makes the relay serve a forged identity key.
+    ['--import', 'tsx', 'server/start.ts', '--test-hooks'],
     {
       env: {
         ...process.env,

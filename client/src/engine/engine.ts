@@ -11,8 +11,9 @@
  *
  * Send: create the message as `sending`, encrypt, commit the new session
  * record and the envelope (outbox) in one transaction, then send the stored
- * envelope. A resend after a reconnect sends the same envelope again and
- * never encrypts again.
+ * envelope. Until the relay acknowledges it, the same envelope is sent again
+ * after every sign-in and, while connected, after a delay that doubles from
+ * `RESEND_DELAY_MS` to `MAX_RESEND_DELAY_MS`. A resend never encrypts again.
  */
 import { z } from 'zod';
 import {
@@ -72,6 +73,11 @@ export interface EngineOptions {
   readonly onChange?: (change: EngineChange) => void;
   readonly onError?: (error: ClientError) => void;
 }
+
+/** First delay before an unacknowledged envelope is sent again. */
+export const RESEND_DELAY_MS = 1_000;
+/** Maximum delay between resends of an unacknowledged envelope. */
+export const MAX_RESEND_DELAY_MS = 60_000;
 
 /** Age at which the signed prekey and the last-resort PQ prekey rotate. */
 export const PREKEY_ROTATION_MS = 7 * 24 * 60 * 60 * 1000;
@@ -139,6 +145,8 @@ export class Engine {
   private readonly blockedPeers = new Set<string>();
   /** Envelope ids being sent right now, so that a flush skips them. */
   private readonly inFlight = new Set<string>();
+  private resendTimer: ReturnType<typeof setTimeout> | undefined;
+  private resendDelayMs = RESEND_DELAY_MS;
   private refill: Promise<void> | undefined;
   private rotation: Promise<void> | undefined;
   private activePeer: string | undefined;
@@ -644,13 +652,15 @@ export class Engine {
       SendResult.parse(
         await this.transport.request('envelope:send', item.envelope),
       );
+      this.resendDelayMs = RESEND_DELAY_MS;
       if (await this.store.completeOutbox(item.id)) {
         this.onChange({ type: 'messages', peerId: item.peerId });
       }
     } catch (error) {
       log.error('send failed', error);
       if (!isPermanentRejection(error)) {
-        // Kept in the outbox; the next flush sends the same envelope again.
+        // Kept in the outbox; a later flush sends the same envelope again.
+        this.scheduleResend();
         return;
       }
       if (await this.store.failOutbox(item.id)) {
@@ -659,6 +669,21 @@ export class Engine {
     } finally {
       this.inFlight.delete(item.id);
     }
+  }
+
+  /**
+   * Flushes the outbox after the current resend delay and doubles the delay.
+   * While offline the flush does nothing, and the flush after the next
+   * sign-in sends the envelopes instead.
+   */
+  private scheduleResend(): void {
+    if (this.resendTimer !== undefined) return;
+    const delay = this.resendDelayMs;
+    this.resendDelayMs = Math.min(delay * 2, MAX_RESEND_DELAY_MS);
+    this.resendTimer = setTimeout(() => {
+      this.resendTimer = undefined;
+      void this.flushOutbox();
+    }, delay);
   }
 
   /** Sends every stored envelope the relay has not acknowledged, in order. */

@@ -18,7 +18,7 @@ import {
   PrekeyCounts,
   SignInChallenge,
 } from '../../../shared/wire/schemas';
-import { createLogger } from './logger';
+import { createLogger, errorCode } from './logger';
 import {
   type RelayEvent,
   RelayError,
@@ -33,6 +33,14 @@ const log = createLogger('relay');
 export const REQUEST_TIMEOUT_MS = 15_000;
 /** Delay before signing in again after a failed sign-in. */
 const SIGN_IN_RETRY_MS = 10_000;
+/**
+ * First delay before connecting again after the relay refused the
+ * connection (`connect_error` from its middleware, such as `rate-limited`).
+ * Socket.IO does not reconnect by itself after such a refusal. The delay
+ * doubles after each refusal up to `MAX_REFUSED_RETRY_MS`.
+ */
+export const REFUSED_RETRY_MS = 1_000;
+export const MAX_REFUSED_RETRY_MS = 30_000;
 
 export type ConnectionState = 'connecting' | 'connected' | 'offline';
 
@@ -62,6 +70,8 @@ export class RelayConnection implements Transport {
   private readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
   private signedIn = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private refusedRetryMs = REFUSED_RETRY_MS;
+  private readonly onOnline = () => this.reconnectNow();
 
   constructor(
     private readonly identity: LocalIdentity,
@@ -80,6 +90,11 @@ export class RelayConnection implements Transport {
     });
     this.socket.io.on('reconnect_attempt', () => {
       if (!this.signedIn) this.handlers.onState('offline');
+    });
+    this.socket.on('connect_error', (error) => {
+      // An active socket reconnects by itself with Socket.IO's backoff.
+      // An inactive one was refused by the relay and must be reconnected.
+      if (!this.socket.active) this.retryRefused(error);
     });
     this.socket.on('envelope', (payload) => {
       const parsed = Envelope.safeParse(payload);
@@ -101,12 +116,29 @@ export class RelayConnection implements Transport {
 
   start(): void {
     this.handlers.onState('connecting');
+    globalThis.addEventListener?.('online', this.onOnline);
     this.socket.connect();
   }
 
   stop(): void {
+    globalThis.removeEventListener?.('online', this.onOnline);
     clearTimeout(this.retryTimer);
     this.socket.disconnect();
+  }
+
+  /**
+   * Connects at once, skipping any backoff delay, unless already connected.
+   * Runs when the browser reports that it is back online.
+   */
+  reconnectNow(): void {
+    if (this.socket.connected) return;
+    clearTimeout(this.retryTimer);
+    this.refusedRetryMs = REFUSED_RETRY_MS;
+    // `disconnect` also cancels Socket.IO's pending reconnection timer, so
+    // `connect` opens a new connection now.
+    this.socket.disconnect();
+    this.handlers.onState('connecting');
+    this.socket.connect();
   }
 
   request<E extends RelayEvent>(
@@ -182,11 +214,34 @@ export class RelayConnection implements Transport {
       });
       const counts = PrekeyCounts.parse(reply.prekeys);
       this.signedIn = true;
+      this.refusedRetryMs = REFUSED_RETRY_MS;
       this.handlers.onState('connected');
       this.handlers.onSignedIn(counts);
     } catch (error) {
       this.retrySignIn(error);
     }
+  }
+
+  /**
+   * Connects again after a refused connection, with a delay that doubles
+   * after each refusal, plus up to 50% random jitter so that many devices
+   * refused together do not return together.
+   */
+  private retryRefused(error: Error): void {
+    const delay = this.refusedRetryMs * (1 + Math.random() / 2);
+    this.refusedRetryMs = Math.min(
+      this.refusedRetryMs * 2,
+      MAX_REFUSED_RETRY_MS,
+    );
+    log.warn(`connection refused (${refusalCode(error)})`, {
+      retryInMs: Math.round(delay),
+    });
+    this.handlers.onState('offline');
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.handlers.onState('connecting');
+      this.socket.connect();
+    }, delay);
   }
 
   /** Reports a failed sign-in and connects again after a delay. */
@@ -201,4 +256,9 @@ export class RelayConnection implements Transport {
       this.socket.connect();
     }, SIGN_IN_RETRY_MS);
   }
+}
+
+/** Returns the wire error code that the relay sent with a refusal. */
+function refusalCode(error: Error): string {
+  return errorCode((error as Error & { data?: unknown }).data);
 }
