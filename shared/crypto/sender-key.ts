@@ -38,7 +38,6 @@ import {
   type Bytes,
   concat,
   constantTimeEqual,
-  fromUtf8,
   lengthPrefixed,
   utf8,
 } from './bytes';
@@ -46,6 +45,7 @@ import { encodeKey, KeyType } from './certificate';
 import { ChainKey } from './chain-key';
 import { ByteReader, ByteWriter } from './encoding';
 import { CryptoError } from './errors';
+import { openFrame, padFrame } from './frame';
 import {
   SENDER_KEY_AD_LABEL,
   SENDER_KEY_MESSAGE_INFO,
@@ -59,7 +59,6 @@ import {
   SENDER_KEY_MAX_AGE_MS,
   SENDER_KEY_MAX_MESSAGES,
 } from './limits';
-import { pad, unpad } from './padding';
 import {
   aesGcmDecrypt,
   aesGcmEncrypt,
@@ -84,8 +83,6 @@ export const SENDER_KEY_HEADER_LENGTH =
   1 + GROUP_ID_LENGTH + DISTRIBUTION_ID_LENGTH + 4 + 4 + SENDER_KEY_SALT_LENGTH;
 const SIGNATURE_LENGTH = 64;
 const AES_GCM_TAG_LENGTH = 16;
-const FRAME_VERSION = 1;
-const MAX_USER_ID_BYTES = 256;
 const RECORD_VERSION = 1;
 
 /** Slots of `sealRecord` for the two stored forms. */
@@ -399,45 +396,12 @@ function encodeHeader(header: GroupMessageHeader): Bytes {
   );
 }
 
-function encodeFrame(sender: Address, plaintext: Uint8Array): Bytes {
-  return new ByteWriter()
-    .u8(FRAME_VERSION)
-    .bytes(utf8(sender.userId))
-    .u32(sender.deviceId)
-    .bytes(plaintext)
-    .finish();
-}
-
 /** Parses the decrypted frame and checks that it names `sender`. */
-function openFrame(padded: Uint8Array, sender: Address): Bytes {
+function openGroupFrame(padded: Uint8Array, sender: Address): Bytes {
   const operation = 'decryptGroupMessage';
-  const reader = new ByteReader(unpad(padded), 'invalid-message', operation);
-  const version = reader.u8('frame version');
-  if (version !== FRAME_VERSION) {
-    throw new CryptoError(
-      'invalid-message',
-      operation,
-      `unknown frame version ${version}`,
-    );
-  }
-  const userId = reader.bytes('user id', MAX_USER_ID_BYTES);
-  const deviceId = reader.u32('device id');
-  const plaintext = reader.bytes('plaintext', padded.length);
-  reader.end();
-  let named: string;
-  try {
-    named = fromUtf8(userId);
-  } catch (cause) {
-    throw new CryptoError(
-      'invalid-message',
-      operation,
-      'user id is not UTF-8',
-      {
-        cause,
-      },
-    );
-  }
-  if (named !== sender.userId || deviceId !== sender.deviceId) {
+  const { addresses, plaintext } = openFrame(padded, 1, operation);
+  const [named] = addresses as [Address];
+  if (named.userId !== sender.userId || named.deviceId !== sender.deviceId) {
     throw new CryptoError(
       'untrusted-identity',
       operation,
@@ -479,7 +443,7 @@ export async function encryptGroupMessage(
   const ciphertext = await aesGcmEncrypt(
     key,
     iv,
-    pad(encodeFrame(sender, plaintext)),
+    padFrame([sender], plaintext),
     associatedData(header),
   );
   const signed = concat(header, ciphertext);
@@ -656,7 +620,7 @@ export async function decryptGroupMessage(
     signed.subarray(SENDER_KEY_HEADER_LENGTH),
     associatedData(signed.subarray(0, SENDER_KEY_HEADER_LENGTH)),
   );
-  const plaintext = openFrame(padded, sender);
+  const plaintext = openGroupFrame(padded, sender);
 
   const states = [...record.states];
   states[index] = next;

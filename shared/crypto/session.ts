@@ -19,7 +19,7 @@
  * and a reflected message fails.
  */
 import { type Address, type PrekeyBundle } from '../wire/schemas';
-import { type Bytes, constantTimeEqual, fromUtf8, utf8 } from './bytes';
+import { type Bytes, constantTimeEqual } from './bytes';
 import {
   type Direction,
   initInitiator,
@@ -33,12 +33,12 @@ import {
 } from './double-ratchet';
 import { ByteReader, ByteWriter } from './encoding';
 import { CryptoError } from './errors';
+import { openFrame, padFrame, readAddress, writeAddress } from './frame';
 import { LAST_RESORT_KEY_ID_BASE, type LocalIdentity } from './keys';
 import {
   MAX_EARLIER_SESSIONS,
   MAX_UNACKNOWLEDGED_SESSION_AGE_MS,
 } from './limits';
-import { pad, unpad } from './padding';
 import {
   certificateAddress,
   decodeSetup,
@@ -133,7 +133,6 @@ export interface ConsumedPrekeys {
   setupId?: Bytes;
 }
 
-const FRAME_VERSION = 1;
 const PREKEY_MESSAGE_VERSION = 1;
 /** Version 2 adds each session's set-up time; version 1 is still read. */
 const RECORD_VERSION_WITH_SETUP_TIME = 2;
@@ -143,65 +142,21 @@ const RECORD_VERSION_WITH_SETUP_TIME = 2;
  * the count then equals the number of chains kept.
  */
 const RECORD_VERSION = 3;
-const MAX_USER_ID_BYTES = 256;
 const MAX_SETUP_BYTES = 4096;
 
 function sameAddress(a: Address, b: Address): boolean {
   return a.userId === b.userId && a.deviceId === b.deviceId;
 }
 
-function encodeFrame(
-  sender: Address,
-  recipient: Address,
-  plaintext: Uint8Array,
-): Bytes {
-  return new ByteWriter()
-    .u8(FRAME_VERSION)
-    .bytes(utf8(sender.userId))
-    .u32(sender.deviceId)
-    .bytes(utf8(recipient.userId))
-    .u32(recipient.deviceId)
-    .bytes(plaintext)
-    .finish();
-}
-
-function readAddress(reader: ByteReader, operation: string): Address {
-  const userId = reader.bytes('user id', MAX_USER_ID_BYTES);
-  const deviceId = reader.u32('device id');
-  try {
-    return { userId: fromUtf8(userId), deviceId };
-  } catch (cause) {
-    throw new CryptoError(
-      'invalid-message',
-      operation,
-      'user id is not UTF-8',
-      {
-        cause,
-      },
-    );
-  }
-}
-
 /** Parses the decrypted frame and checks both addresses against the envelope. */
-function openFrame(
+function openMessageFrame(
   padded: Uint8Array,
   expectedSender: Address,
   expectedRecipient: Address,
 ): Bytes {
   const operation = 'decryptMessage';
-  const reader = new ByteReader(unpad(padded), 'invalid-message', operation);
-  const version = reader.u8('frame version');
-  if (version !== FRAME_VERSION) {
-    throw new CryptoError(
-      'invalid-message',
-      operation,
-      `frame version ${version}`,
-    );
-  }
-  const sender = readAddress(reader, operation);
-  const recipient = readAddress(reader, operation);
-  const plaintext = reader.bytes('plaintext', padded.length);
-  reader.end();
+  const { addresses, plaintext } = openFrame(padded, 2, operation);
+  const [sender, recipient] = addresses as [Address, Address];
   if (!sameAddress(sender, expectedSender)) {
     throw new CryptoError(
       'untrusted-identity',
@@ -318,7 +273,7 @@ export async function encryptMessage(
       `set-up from ${new Date(session.createdAt).toISOString()} got no reply in 30 days; start a new session from a fresh bundle`,
     );
   }
-  const frame = pad(encodeFrame(localAddress(local), peer, plaintext));
+  const frame = padFrame([localAddress(local), peer], plaintext);
   const { state, message } = await ratchetEncrypt(
     session.ratchet,
     frame,
@@ -383,7 +338,11 @@ async function decryptInSession(
     plaintext: padded,
     droppedKeys,
   } = await ratchetDecrypt(session.ratchet, message, input.random, input.now);
-  const plaintext = openFrame(padded, input.from, localAddress(input.local));
+  const plaintext = openMessageFrame(
+    padded,
+    input.from,
+    localAddress(input.local),
+  );
 
   // Receiving chains are kept newest first and dropped only from the old
   // end, so a chain's number follows from its index and the chain count.
@@ -651,10 +610,9 @@ function writeSession(
   session: SessionState,
   version: number,
 ): void {
+  writer.bytes(session.baseKey);
+  writeAddress(writer, session.theirAddress);
   writer
-    .bytes(session.baseKey)
-    .bytes(utf8(session.theirAddress.userId))
-    .u32(session.theirAddress.deviceId)
     .bytes(session.theirIdentityKey)
     .u8(session.pendingSetup === undefined ? 0 : 1)
     .bytes(session.pendingSetup ?? new Uint8Array(0))
