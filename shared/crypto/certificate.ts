@@ -81,55 +81,98 @@ export async function verifyDeviceCertificate(
   );
 }
 
+type PrekeyOwner = Pick<DeviceCertificate, 'userId' | 'deviceId'>;
+
+/** Wire form shared by signed prekeys and PQ prekeys. */
+interface WirePrekey {
+  keyId: number;
+  publicKey: string;
+  signature: string;
+}
+
+/** Signature context and key type of one kind of prekey. */
+interface PrekeyKind {
+  readonly context: string;
+  readonly keyType: (typeof KeyType)[keyof typeof KeyType];
+}
+
+const SIGNED_PREKEY: PrekeyKind = {
+  context: SignatureContext.signedPrekey,
+  keyType: KeyType.x25519,
+};
+
+const PQ_PREKEY: PrekeyKind = {
+  context: SignatureContext.pqPrekey,
+  keyType: KeyType.mlKem768,
+};
+
 function prekeyPayload(
-  certificate: Pick<DeviceCertificate, 'userId' | 'deviceId'>,
+  owner: PrekeyOwner,
   keyId: number,
   encodedKey: Uint8Array,
 ): Bytes {
   return lengthPrefixed(
-    utf8(certificate.userId),
-    uint32(certificate.deviceId),
+    utf8(owner.userId),
+    uint32(owner.deviceId),
     uint32(keyId),
     encodedKey,
+  );
+}
+
+async function signPrekey(
+  kind: PrekeyKind,
+  signingPrivateKey: CryptoKey,
+  owner: PrekeyOwner,
+  keyId: number,
+  publicKey: Uint8Array,
+): Promise<WirePrekey> {
+  const signature = await ed25519Sign(
+    signingPrivateKey,
+    kind.context,
+    prekeyPayload(owner, keyId, encodeKey(kind.keyType, publicKey)),
+  );
+  return {
+    keyId,
+    publicKey: toBase64Url(publicKey),
+    signature: toBase64Url(signature),
+  };
+}
+
+async function verifyPrekey(
+  kind: PrekeyKind,
+  certificate: DeviceCertificate,
+  prekey: WirePrekey,
+): Promise<boolean> {
+  return ed25519Verify(
+    fromBase64Url(certificate.signingKey),
+    kind.context,
+    prekeyPayload(
+      certificate,
+      prekey.keyId,
+      encodeKey(kind.keyType, fromBase64Url(prekey.publicKey)),
+    ),
+    fromBase64Url(prekey.signature),
   );
 }
 
 /** Signs an X25519 signed prekey with the device signing key. */
 export async function signSignedPrekey(
   signingPrivateKey: CryptoKey,
-  owner: Pick<DeviceCertificate, 'userId' | 'deviceId'>,
+  owner: PrekeyOwner,
   keyId: number,
   publicKey: Uint8Array,
 ): Promise<SignedPrekey> {
-  const signature = await ed25519Sign(
-    signingPrivateKey,
-    SignatureContext.signedPrekey,
-    prekeyPayload(owner, keyId, encodeKey(KeyType.x25519, publicKey)),
-  );
-  return {
-    keyId,
-    publicKey: toBase64Url(publicKey),
-    signature: toBase64Url(signature),
-  };
+  return signPrekey(SIGNED_PREKEY, signingPrivateKey, owner, keyId, publicKey);
 }
 
 /** Signs an ML-KEM-768 prekey (one-time or last-resort) with the device signing key. */
 export async function signPqPrekey(
   signingPrivateKey: CryptoKey,
-  owner: Pick<DeviceCertificate, 'userId' | 'deviceId'>,
+  owner: PrekeyOwner,
   keyId: number,
   publicKey: Uint8Array,
 ): Promise<PqPrekey> {
-  const signature = await ed25519Sign(
-    signingPrivateKey,
-    SignatureContext.pqPrekey,
-    prekeyPayload(owner, keyId, encodeKey(KeyType.mlKem768, publicKey)),
-  );
-  return {
-    keyId,
-    publicKey: toBase64Url(publicKey),
-    signature: toBase64Url(signature),
-  };
+  return signPrekey(PQ_PREKEY, signingPrivateKey, owner, keyId, publicKey);
 }
 
 /** Checks a signed prekey against the device signing key in the certificate. */
@@ -137,16 +180,7 @@ export async function verifySignedPrekey(
   certificate: DeviceCertificate,
   prekey: SignedPrekey,
 ): Promise<boolean> {
-  return ed25519Verify(
-    fromBase64Url(certificate.signingKey),
-    SignatureContext.signedPrekey,
-    prekeyPayload(
-      certificate,
-      prekey.keyId,
-      encodeKey(KeyType.x25519, fromBase64Url(prekey.publicKey)),
-    ),
-    fromBase64Url(prekey.signature),
-  );
+  return verifyPrekey(SIGNED_PREKEY, certificate, prekey);
 }
 
 /** Checks a PQ prekey against the device signing key in the certificate. */
@@ -154,16 +188,7 @@ export async function verifyPqPrekey(
   certificate: DeviceCertificate,
   prekey: PqPrekey,
 ): Promise<boolean> {
-  return ed25519Verify(
-    fromBase64Url(certificate.signingKey),
-    SignatureContext.pqPrekey,
-    prekeyPayload(
-      certificate,
-      prekey.keyId,
-      encodeKey(KeyType.mlKem768, fromBase64Url(prekey.publicKey)),
-    ),
-    fromBase64Url(prekey.signature),
-  );
+  return verifyPrekey(PQ_PREKEY, certificate, prekey);
 }
 
 /** Builds the bytes a device signs to sign in to a relay. */
