@@ -38,17 +38,8 @@ export class ClientError extends Error {
 export function identityChanged(userId: string): ClientError {
   return new ClientError(
     'identity-changed',
-    `The identity key of ${userId} has changed, and Cloak does not accept ` +
-      `a changed key. Sending to ${userId} is blocked in this tab. Ask ` +
-      `${userId} in person whether they created a new account.`,
-  );
-}
-
-export function untrustedMessage(userId: string): ClientError {
-  return new ClientError(
-    'identity-changed',
-    `A message from ${userId} was rejected because it does not match the ` +
-      `identity key pinned for ${userId}, or it was meant for another ` +
-      `device. Sending to ${userId} is blocked in this tab.`,
+    `The identity key of ${userId} has changed. Sending to ${userId} is ` +
+      'blocked until you accept the new key in the conversation. Compare ' +
+      `safety numbers with ${userId} in person first.`,
   );
 }

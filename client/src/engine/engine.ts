@@ -18,10 +18,16 @@
 import { z } from 'zod';
 import {
   type Bytes,
+  constantTimeEqual,
   fromBase64Url,
   toBase64Url,
 } from '../../../shared/crypto/bytes';
 import { CryptoError } from '../../../shared/crypto/errors';
+import { verifyPeerCertificate } from '../../../shared/crypto/pqxdh';
+import {
+  type SafetyNumber,
+  computeSafetyNumber,
+} from '../../../shared/crypto/safety-number';
 import type { SessionRecord } from '../../../shared/crypto/session';
 import {
   LAST_RESORT_KEY_ID_BASE,
@@ -41,16 +47,19 @@ import {
   ONE_TIME_PREKEY_REFILL_THRESHOLD,
 } from '../../../shared/wire/limits';
 import {
+  AccessLog,
+  type AccessLogEntry,
   type Address,
   type Envelope,
+  KeyChanged,
   PrekeyBundle,
   PrekeyCounts,
   SendResult,
   Username,
 } from '../../../shared/wire/schemas';
-import { ClientError, identityChanged, untrustedMessage } from '../errors';
+import { ClientError, identityChanged } from '../errors';
 import type { LocalStore, SerializedSession } from '../storage/local-store';
-import type { OutboxRow } from '../storage/schema';
+import type { ContactRow, OutboxRow } from '../storage/schema';
 import { createLogger } from './logger';
 import { cloakProtocol, type Protocol } from './protocol';
 import { KeyedQueue } from './queue';
@@ -61,7 +70,29 @@ const log = createLogger('engine');
 /** Change notice, so that the user interface reloads only the changed part. */
 export type EngineChange =
   | { readonly type: 'conversations' }
-  | { readonly type: 'messages'; readonly peerId: string };
+  | { readonly type: 'messages'; readonly peerId: string }
+  /** The contact's verified mark or pending identity key changed. */
+  | { readonly type: 'contact'; readonly peerId: string };
+
+/** What the user interface shows about a contact's identity key. */
+export interface ContactStatus {
+  /** True once safety numbers were compared for the pinned key. */
+  readonly verified: boolean;
+  /**
+   * Local time at which a different identity key was seen, while it waits
+   * for the user to accept it. Sending is blocked meanwhile.
+   */
+  readonly keyChangedAt: number | undefined;
+}
+
+/** A conversation's safety number and the identity key it was made from. */
+export interface ContactSafetyNumber {
+  readonly safetyNumber: SafetyNumber;
+  /** The contact's key in the number: the pending one while a change waits. */
+  readonly identityKey: Bytes;
+  /** True when the number belongs to a new key that is not accepted yet. */
+  readonly pending: boolean;
+}
 
 export interface EngineOptions {
   readonly store: LocalStore;
@@ -141,8 +172,12 @@ export class Engine {
   private readonly onError: (error: ClientError) => void;
 
   private readonly queue = new KeyedQueue();
-  /** Contacts whose identity key changed. Sending to them is blocked. */
-  private readonly blockedPeers = new Set<string>();
+  /**
+   * Envelopes from a changed identity key, per contact, left unacknowledged
+   * until the user accepts the key. After a reload the relay delivers them
+   * again at sign-in, and they are held here again.
+   */
+  private readonly heldEnvelopes = new Map<string, Envelope[]>();
   /** Envelope ids being sent right now, so that a flush skips them. */
   private readonly inFlight = new Set<string>();
   private resendTimer: ReturnType<typeof setTimeout> | undefined;
@@ -221,7 +256,7 @@ export class Engine {
         now: this.now(),
       });
     } catch (error) {
-      await this.handleDecryptionFailure(envelope, error);
+      await this.handleDecryptionFailure(envelope, error, contact);
       return;
     }
 
@@ -277,13 +312,12 @@ export class Engine {
   private async handleDecryptionFailure(
     envelope: Envelope,
     error: unknown,
+    contact: ContactRow | undefined,
   ): Promise<void> {
-    if (CryptoError.is(error, 'untrusted-identity')) {
-      this.blockedPeers.add(envelope.from.userId);
-      this.onError(untrustedMessage(envelope.from.userId));
-      // NOTE: nothing accepts a changed identity key yet. The envelope stays
-      // unacknowledged, so the relay delivers it again after each sign-in
-      // and the alert comes back.
+    if (
+      CryptoError.is(error, 'untrusted-identity') &&
+      (await this.holdFromChangedIdentity(envelope, contact))
+    ) {
       return;
     }
     log.error('decryption failed', error);
@@ -302,14 +336,72 @@ export class Engine {
     await this.acknowledge(envelope.id);
   }
 
-  /** Shows and records an identity key change; returns whether it was one. */
+  /**
+   * Checks whether a set-up that failed the pinned-key check comes from a
+   * new identity key of the sender: it must decrypt without the pin, under
+   * a certificate that verifies. Then the change is recorded and the
+   * envelope is held unacknowledged until the user accepts the key.
+   * Returns false for anything else, which is then dropped as undecryptable.
+   */
+  private async holdFromChangedIdentity(
+    envelope: Envelope,
+    contact: ContactRow | undefined,
+  ): Promise<boolean> {
+    if (!contact || envelope.kind !== 'prekey') return false;
+    let theirIdentityKey: Bytes;
+    try {
+      // The decryption is pure: nothing of it is stored until acceptance.
+      const trial = await this.protocol.decryptMessage({
+        record: undefined,
+        local: this.identity,
+        from: envelope.from,
+        kind: envelope.kind,
+        body: fromBase64Url(envelope.body),
+        prekeys: this.store.prekeyLookup(),
+        pinnedIdentityKey: undefined,
+        random: this.random,
+        now: this.now(),
+      });
+      theirIdentityKey = trial.theirIdentityKey;
+    } catch (error) {
+      log.error('set-up from unpinned identity failed', error);
+      return false;
+    }
+    if (constantTimeEqual(theirIdentityKey, contact.identityKey)) return false;
+
+    const peerId = envelope.from.userId;
+    const held = this.heldEnvelopes.get(peerId) ?? [];
+    if (!held.some((other) => other.id === envelope.id)) held.push(envelope);
+    this.heldEnvelopes.set(peerId, held);
+    log.warn('envelope from changed identity key held', { held: held.length });
+    await this.recordIdentityChange(peerId, theirIdentityKey);
+    return true;
+  }
+
+  /** Stores a changed identity key as pending and tells the interface. */
+  private async recordIdentityChange(
+    peerId: string,
+    identityKey: Bytes,
+  ): Promise<void> {
+    const recorded = await this.store.recordIdentityChange(
+      peerId,
+      identityKey,
+      this.now(),
+    );
+    if (!recorded) return;
+    log.warn('identity key change recorded');
+    this.onChange({ type: 'contact', peerId });
+    this.onChange({ type: 'messages', peerId });
+  }
+
+  /** Shows an identity key change; returns whether the error was one. */
   private reportIdentityChange(peerId: string, error: unknown): boolean {
     const changed =
       CryptoError.is(error, 'untrusted-identity') ||
       ClientError.is(error, 'identity-changed');
     if (!changed) return false;
-    this.blockedPeers.add(peerId);
     this.onError(identityChanged(peerId));
+    this.onChange({ type: 'contact', peerId });
     return true;
   }
 
@@ -321,6 +413,151 @@ export class Engine {
       // The relay delivers the envelope again and the processed id makes
       // the second copy a duplicate.
       log.error('acknowledgement failed', error);
+    }
+  }
+
+  // Identity keys and verification.
+
+  /**
+   * Handles the relay's `keys:changed` notice: fetches the contact's
+   * bundles again and compares their identity key with the pinned one. A
+   * notice already checked (same or older `changedAt`) is dropped, because
+   * the relay repeats notices at every sign-in.
+   */
+  handleKeyChanged(notice: KeyChanged): Promise<void> {
+    const parsed = KeyChanged.safeParse(notice);
+    if (!parsed.success) return Promise.resolve();
+    const { userId: peerId, changedAt } = parsed.data;
+    return this.queue.run(peerId, async () => {
+      const contact = await this.store.contact(peerId);
+      if (!contact) return;
+      if ((contact.keyChangeNoticeAt ?? -1) >= changedAt) {
+        log.info('repeated key change notice dropped');
+        return;
+      }
+      try {
+        await this.fetchBundles(peerId);
+        log.info('key change notice checked', { changed: false });
+      } catch (error) {
+        if (!ClientError.is(error, 'identity-changed')) {
+          // Not marked as checked, so the next sign-in's repeat retries.
+          log.error('key change check failed', error);
+          return;
+        }
+        log.info('key change notice checked', { changed: true });
+      }
+      await this.store.setKeyChangeNotice(peerId, changedAt);
+    });
+  }
+
+  /** Returns the verified mark and any pending key change of a contact. */
+  async contactStatus(peerId: string): Promise<ContactStatus> {
+    const contact = await this.store.contact(peerId);
+    return {
+      verified: contact?.verified === true,
+      keyChangedAt: contact?.pendingIdentityKey ? contact.changedAt : undefined,
+    };
+  }
+
+  /**
+   * Computes the safety number of the conversation with `peerId`. While a
+   * key change is pending, the number is the one of the new key, so that
+   * the user can verify it before accepting it.
+   */
+  async safetyNumber(peerId: string): Promise<ContactSafetyNumber> {
+    const contact = await this.store.contact(peerId);
+    if (!contact) {
+      throw new ClientError(
+        'no-session',
+        `No identity key of ${peerId} is known yet. Start the chat first.`,
+      );
+    }
+    const identityKey = contact.pendingIdentityKey ?? contact.identityKey;
+    const safetyNumber = await computeSafetyNumber(
+      {
+        userId: this.identity.userId,
+        identityKey: this.identity.identityKey.publicKey,
+      },
+      { userId: peerId, identityKey },
+    );
+    return {
+      safetyNumber,
+      identityKey,
+      pending: contact.pendingIdentityKey !== undefined,
+    };
+  }
+
+  /**
+   * Accepts the pending identity key of `peerId`, which must be
+   * `identityKey` (the key the user saw): pins it, discards the sessions
+   * agreed with the old key, and then processes the held envelopes from
+   * the new key. With `verified`, the contact is also marked verified.
+   */
+  acceptIdentityKey(peerId: string, identityKey: Bytes): Promise<void> {
+    return this.queue.run(peerId, () =>
+      this.acceptInQueue(peerId, identityKey, false),
+    );
+  }
+
+  /**
+   * Marks `peerId` verified for `identityKey`, the key whose safety number
+   * the user compared. A pending key is accepted at the same time.
+   */
+  markVerified(peerId: string, identityKey: Bytes): Promise<void> {
+    return this.queue.run(peerId, async () => {
+      const contact = await this.store.contact(peerId);
+      if (contact?.pendingIdentityKey) {
+        await this.acceptInQueue(peerId, identityKey, true);
+        return;
+      }
+      await this.store.markVerified(peerId, identityKey);
+      log.info('contact verified');
+      this.onChange({ type: 'contact', peerId });
+    });
+  }
+
+  private async acceptInQueue(
+    peerId: string,
+    identityKey: Bytes,
+    verified: boolean,
+  ): Promise<void> {
+    const discarded = await this.store.acceptIdentityKey(
+      peerId,
+      identityKey,
+      verified,
+      this.now(),
+    );
+    log.info('identity key accepted', {
+      sessionsDiscarded: discarded,
+      verified,
+    });
+    this.onChange({ type: 'contact', peerId });
+    const held = this.heldEnvelopes.get(peerId) ?? [];
+    this.heldEnvelopes.delete(peerId);
+    for (const envelope of held) await this.receiveInQueue(envelope);
+  }
+
+  /**
+   * Fetches who fetched this user's prekey bundles, newest first. The relay
+   * keeps entries for `KEY_DIRECTORY_LOG_RETENTION_MS` (30 days).
+   */
+  async readAccessLog(): Promise<AccessLogEntry[]> {
+    if (!this.transport.connected) {
+      throw new ClientError(
+        'offline',
+        'Cloak is offline, so it cannot load the key access log. Try ' +
+          'again when the status shows Connected.',
+      );
+    }
+    try {
+      const reply = await this.transport.request('keys:access-log', {});
+      return AccessLog.parse(reply).entries;
+    } catch (error) {
+      throw new ClientError(
+        'relay-error',
+        'The key access log could not be loaded. Try again.',
+        { cause: error },
+      );
     }
   }
 
@@ -366,7 +603,8 @@ export class Engine {
       );
     }
     return this.queue.run(peerId, async () => {
-      if (this.blockedPeers.has(peerId)) throw identityChanged(peerId);
+      const contact = await this.store.contact(peerId);
+      if (contact?.pendingIdentityKey) throw identityChanged(peerId);
       const messageId = toBase64Url(this.random.bytes(16));
       const sentAt = this.now();
       const row = await this.store.addOutgoingMessage(
@@ -555,8 +793,13 @@ export class Engine {
     }
   }
 
-  /** Fetches the prekey bundles of every device of a contact. */
+  /**
+   * Fetches the prekey bundles of every device of a contact and compares
+   * their identity key with the pinned one. A different key is recorded as
+   * pending and throws `identity-changed`.
+   */
   private async fetchBundles(peerId: string): Promise<PrekeyBundle[]> {
+    let bundles: PrekeyBundle[];
     if (!this.transport.connected) {
       throw new ClientError(
         'offline',
@@ -568,7 +811,7 @@ export class Engine {
       const reply = BundleReply.parse(
         await this.transport.request('keys:bundle', { userId: peerId }),
       );
-      return reply.bundles;
+      bundles = reply.bundles;
     } catch (error) {
       if (RelayError.is(error, 'not-found')) {
         throw new ClientError(
@@ -581,6 +824,41 @@ export class Engine {
         `The keys of ${peerId} could not be fetched. Try again.`,
         { cause: error },
       );
+    }
+    await this.compareBundleIdentity(peerId, bundles);
+    return bundles;
+  }
+
+  /**
+   * Checks every bundle's certificate under its identity key and compares
+   * that key with the contact's pinned one. Records a change and throws
+   * `identity-changed` when they differ.
+   */
+  private async compareBundleIdentity(
+    peerId: string,
+    bundles: readonly PrekeyBundle[],
+  ): Promise<void> {
+    const contact = await this.store.contact(peerId);
+    if (!contact) return;
+    for (const bundle of bundles) {
+      let identityKey: Bytes;
+      try {
+        identityKey = await verifyPeerCertificate(
+          bundle.certificate,
+          undefined,
+          'compareBundleIdentity',
+        );
+      } catch (error) {
+        throw new ClientError(
+          'relay-error',
+          `The keys of ${peerId} are invalid, so no session was started.`,
+          { cause: error },
+        );
+      }
+      if (!constantTimeEqual(identityKey, contact.identityKey)) {
+        await this.recordIdentityChange(peerId, identityKey);
+        throw identityChanged(peerId);
+      }
     }
   }
 
@@ -709,6 +987,11 @@ export class Engine {
       parsed.data.oneTimePqPrekeys,
     );
     if (lowest >= ONE_TIME_PREKEY_REFILL_THRESHOLD) return Promise.resolve();
+    log.info('one-time prekeys low', {
+      oneTimePrekeys: parsed.data.oneTimePrekeys,
+      oneTimePqPrekeys: parsed.data.oneTimePqPrekeys,
+      refillRunning: this.refill !== undefined,
+    });
     this.refill ??= this.uploadPrekeys(ONE_TIME_PREKEY_POOL_SIZE - lowest)
       .catch((error: unknown) => log.error('prekey refill failed', error))
       .finally(() => {
@@ -747,7 +1030,11 @@ export class Engine {
       })),
       oneTimePqPrekeys: generated.oneTimePqPrekeys.map(toWirePqPrekey),
     });
-    log.info('prekeys uploaded', { count });
+    log.info('one-time prekeys uploaded', {
+      count,
+      firstKeyId: first,
+      lastKeyId: first + count - 1,
+    });
   }
 
   /**
@@ -782,7 +1069,7 @@ export class Engine {
       true,
       this.random,
     );
-    await this.store.addRotatedPrekeys(
+    const deleted = await this.store.addRotatedPrekeys(
       signedPrekey,
       lastResort,
       now,
@@ -800,6 +1087,10 @@ export class Engine {
       oneTimePrekeys: [],
       oneTimePqPrekeys: [],
     });
-    log.info('signed prekey rotated');
+    log.info('signed prekey rotated', {
+      signedPrekeyId: signedPrekey.keyId,
+      lastResortKeyId: lastResort.keyId,
+      replacedKeysDeleted: deleted,
+    });
   }
 }

@@ -15,6 +15,7 @@ import type {
 } from '../../../shared/wire/events';
 import {
   Envelope,
+  KeyChanged,
   PrekeyCounts,
   SignInChallenge,
 } from '../../../shared/wire/schemas';
@@ -49,6 +50,8 @@ export interface RelayHandlers {
   onSignedIn(counts: PrekeyCounts): void;
   onEnvelope(envelope: Envelope): void;
   onKeysLow(counts: PrekeyCounts): void;
+  /** A contact's keys changed on the relay; the notice may repeat. */
+  onKeyChanged?(notice: KeyChanged): void;
   onSignInFailed(error: unknown): void;
   /**
    * Called when the relay does not know this device, such as after its
@@ -106,7 +109,23 @@ export class RelayConnection implements Transport {
     });
     this.socket.on('keys:low', (payload) => {
       const parsed = PrekeyCounts.safeParse(payload);
-      if (parsed.success) this.handlers.onKeysLow(parsed.data);
+      if (!parsed.success) {
+        log.warn('invalid keys:low from relay dropped');
+        return;
+      }
+      log.info('keys:low received', {
+        oneTimePrekeys: parsed.data.oneTimePrekeys,
+        oneTimePqPrekeys: parsed.data.oneTimePqPrekeys,
+      });
+      this.handlers.onKeysLow(parsed.data);
+    });
+    this.socket.on('keys:changed', (payload) => {
+      const parsed = KeyChanged.safeParse(payload);
+      if (!parsed.success) {
+        log.warn('invalid keys:changed from relay dropped');
+        return;
+      }
+      this.handlers.onKeyChanged?.(parsed.data);
     });
   }
 

@@ -554,14 +554,14 @@ export class LocalStore {
    * Stores a rotated signed prekey and last-resort PQ prekey, and deletes
    * the private halves of keys that were replaced more than `retentionMs`
    * ago. Replaced keys stay meanwhile, so that set-ups a peer started
-   * before the rotation still complete.
+   * before the rotation still complete. Returns the number of deleted keys.
    */
   async addRotatedPrekeys(
     signedPrekey: SignedPrekeyPair,
     lastResort: PqPrekeyPair,
     now: number,
     retentionMs: number,
-  ): Promise<void> {
+  ): Promise<number> {
     const pqRow = await this.pqPrekeyRow(
       lastResort.keyId,
       lastResort.keyPair.secretKey,
@@ -569,7 +569,7 @@ export class LocalStore {
       lastResort.signature,
       now,
     );
-    await inTransaction(this.db, ['prekeys'], async (tx) => {
+    return inTransaction(this.db, ['prekeys'], async (tx) => {
       const prekeys = tx.objectStore('prekeys');
       await prekeys.put({
         id: prekeyRowId('signed', signedPrekey.keyId),
@@ -590,11 +590,14 @@ export class LocalStore {
           lastResortRows.push({ ...row, createdAt: row.createdAt ?? 0 });
         }
       }
+      let deleted = 0;
       for (const rows of [signedRows, lastResortRows]) {
         for (const id of replacedBefore(rows, now - retentionMs)) {
           await prekeys.delete(id);
+          deleted++;
         }
       }
+      return deleted;
     });
   }
 
@@ -661,6 +664,124 @@ export class LocalStore {
       );
       for (const row of rows) await tx.objectStore('sessions').put(row);
       await touchConversation(tx.objectStore('conversations'), peerId, now, 0);
+    });
+  }
+
+  // Identity key changes and verification.
+
+  /**
+   * Records that `identityKey` differs from the key pinned for `peerId`:
+   * stores it as pending, which blocks sending, clears the verified mark
+   * and adds a notice to the thread. Returns false, writing nothing, when
+   * no key is pinned yet, when the key is the pinned one, or when it is
+   * already pending.
+   */
+  async recordIdentityChange(
+    peerId: string,
+    identityKey: Bytes,
+    now: number,
+  ): Promise<boolean> {
+    const noticeId = `key-change-${toBase64Url(this.random.bytes(12))}`;
+    const key = messageKey(peerId, noticeId);
+    const notice: MessageRow = {
+      key,
+      peerId,
+      messageId: noticeId,
+      direction: 'notice',
+      sealedText: await this.seal(
+        RecordKind.message,
+        key,
+        utf8(`${peerId}'s safety number changed.`),
+      ),
+      sentAt: now,
+      state: 'received',
+      order: nextOrder(now),
+    };
+    const stores: ['contacts', 'messages'] = ['contacts', 'messages'];
+    return inTransaction(this.db, stores, async (tx) => {
+      const contacts = tx.objectStore('contacts');
+      const row = await contacts.get(peerId);
+      if (!row || constantTimeEqual(row.identityKey, identityKey)) {
+        return false;
+      }
+      const pending = row.pendingIdentityKey;
+      if (pending && constantTimeEqual(pending, identityKey)) return false;
+      await contacts.put({
+        ...row,
+        verified: false,
+        pendingIdentityKey: identityKey,
+        changedAt: pending ? (row.changedAt ?? now) : now,
+      });
+      await tx.objectStore('messages').put(notice);
+      return true;
+    });
+  }
+
+  /**
+   * Pins the pending identity key of `peerId`, which must equal
+   * `identityKey` (the key the user saw), and deletes every session with
+   * the contact, since those were agreed with the replaced key. Returns the
+   * number of sessions deleted. Throws `identity-changed` when the pending
+   * key is another one, such as after a second change.
+   */
+  async acceptIdentityKey(
+    peerId: string,
+    identityKey: Bytes,
+    verified: boolean,
+    now: number,
+  ): Promise<number> {
+    const stores: ['contacts', 'sessions'] = ['contacts', 'sessions'];
+    return inTransaction(this.db, stores, async (tx) => {
+      const contacts = tx.objectStore('contacts');
+      const row = await contacts.get(peerId);
+      const pending = row?.pendingIdentityKey;
+      if (!row || !pending || !constantTimeEqual(pending, identityKey)) {
+        throw identityChangedAgain(peerId);
+      }
+      await contacts.put({
+        userId: peerId,
+        identityKey: pending,
+        pinnedAt: now,
+        verified,
+        ...(row.keyChangeNoticeAt === undefined
+          ? {}
+          : { keyChangeNoticeAt: row.keyChangeNoticeAt }),
+      });
+      const sessions = tx.objectStore('sessions');
+      const keys = await sessions.index('by-user').getAllKeys(peerId);
+      for (const key of keys) await sessions.delete(key);
+      return keys.length;
+    });
+  }
+
+  /**
+   * Marks `peerId` verified after the user compared the safety number of
+   * `identityKey`. Throws `identity-changed` when that key is no longer
+   * the pinned one or a change is pending; a pending key is accepted with
+   * `acceptIdentityKey` instead.
+   */
+  async markVerified(peerId: string, identityKey: Bytes): Promise<void> {
+    await inTransaction(this.db, ['contacts'], async (tx) => {
+      const contacts = tx.objectStore('contacts');
+      const row = await contacts.get(peerId);
+      if (
+        !row ||
+        row.pendingIdentityKey !== undefined ||
+        !constantTimeEqual(row.identityKey, identityKey)
+      ) {
+        throw identityChangedAgain(peerId);
+      }
+      if (!row.verified) await contacts.put({ ...row, verified: true });
+    });
+  }
+
+  /** Records the newest `keys:changed` notice checked for `peerId`. */
+  async setKeyChangeNotice(peerId: string, changedAt: number): Promise<void> {
+    await inTransaction(this.db, ['contacts'], async (tx) => {
+      const contacts = tx.objectStore('contacts');
+      const row = await contacts.get(peerId);
+      if (!row || (row.keyChangeNoticeAt ?? -1) >= changedAt) return;
+      await contacts.put({ ...row, keyChangeNoticeAt: changedAt });
     });
   }
 
@@ -991,6 +1112,14 @@ function replacedBefore(rows: RotatingRow[], cutoff: number): string[] {
     if (row && successor && successor.createdAt < cutoff) ids.push(row.id);
   }
   return ids;
+}
+
+function identityChangedAgain(peerId: string): ClientError {
+  return new ClientError(
+    'identity-changed',
+    `The identity key of ${peerId} changed while you were checking it. ` +
+      'Compare the new safety number and try again.',
+  );
 }
 
 type ContactStore = ReturnType<ReadWrite<['contacts']>['objectStore']>;

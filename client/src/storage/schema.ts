@@ -82,9 +82,23 @@ export interface SessionRow {
 
 export interface ContactRow {
   readonly userId: string;
-  /** The user identity key pinned on first use. */
+  /** The user identity key pinned on first use, or accepted later. */
   readonly identityKey: Bytes;
   readonly pinnedAt: number;
+  /** True once the user compared safety numbers for `identityKey`. */
+  readonly verified?: boolean;
+  /**
+   * A different identity key seen for this contact and not yet accepted.
+   * While it is present, sending to the contact is blocked.
+   */
+  readonly pendingIdentityKey?: Bytes;
+  /** Local time at which `pendingIdentityKey` was first seen. */
+  readonly changedAt?: number;
+  /**
+   * `changedAt` of the newest relay `keys:changed` notice already checked,
+   * so that the relay's repeats of it cost nothing.
+   */
+  readonly keyChangeNoticeAt?: number;
 }
 
 export interface ConversationRow {
