@@ -1,12 +1,14 @@
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { registerServiceWorker } from './app/service-worker';
 import { useCloak } from './app/use-cloak';
 import { AlertList } from './components/AlertList';
 import { ConnectionStatus } from './components/ConnectionStatus';
 import { ConversationList } from './components/ConversationList';
 import { CreateAccountForm } from './components/CreateAccountForm';
+import { KeyAccessLog } from './components/KeyAccessLog';
 import { MessageThread } from './components/MessageThread';
 import { RegistrationStatus } from './components/RegistrationStatus';
+import { SafetyNumberPanel } from './components/SafetyNumberPanel';
 import { StartChatForm } from './components/StartChatForm';
 import { StorageNotice } from './components/StorageNotice';
 import { unreadTitle } from './components/unread-title';
@@ -28,6 +30,11 @@ export function App() {
   // as right after account creation, and after a dismissal.
   const [recipientFocus, setRecipientFocus] = useState(0);
   const [usernameFocus, setUsernameFocus] = useState(0);
+  const [showAccessLog, setShowAccessLog] = useState(false);
+  // The conversation whose safety number panel is open, if any.
+  const [verifying, setVerifying] = useState<string>();
+  const loadSafetyNumber = useCallback(() => store.safetyNumber(), [store]);
+  const loadAccessLog = useCallback(() => store.loadAccessLog(), [store]);
 
   // A dismissed alert or notice takes focus with it, so focus moves to the
   // field where the user most likely acts next. The phone layout hides the
@@ -69,6 +76,16 @@ export function App() {
           <p className="me">
             Signed in as <strong dir="auto">{snapshot.userId}</strong>
           </p>
+        )}
+        {snapshot.phase === 'ready' && (
+          <button
+            type="button"
+            className="access-log-button"
+            aria-expanded={showAccessLog}
+            onClick={() => setShowAccessLog((shown) => !shown)}
+          >
+            Key access log
+          </button>
         )}
         {snapshot.phase === 'ready' && !statusInThread && connection}
       </header>
@@ -114,6 +131,12 @@ export function App() {
           }
         >
           {alerts}
+          {showAccessLog && (
+            <KeyAccessLog
+              load={loadAccessLog}
+              onClose={() => setShowAccessLog(false)}
+            />
+          )}
           <div className="panes">
             <aside className="sidebar">
               <StartChatForm
@@ -150,6 +173,27 @@ export function App() {
                 messages={snapshot.messages}
                 focusRequest={composerFocus}
                 status={statusInThread ? connection : undefined}
+                verified={snapshot.contact?.verified ?? false}
+                keyChanged={snapshot.contact?.keyChangedAt !== undefined}
+                onVerify={() => {
+                  const peerId = snapshot.activePeer;
+                  setVerifying((open) =>
+                    open === peerId ? undefined : peerId,
+                  );
+                }}
+                onAcceptKey={() => void store.acceptNewKey()}
+                verification={
+                  verifying === snapshot.activePeer && (
+                    <SafetyNumberPanel
+                      peerId={snapshot.activePeer}
+                      verified={snapshot.contact?.verified ?? false}
+                      statusKey={`${snapshot.contact?.keyChangedAt ?? ''}`}
+                      loadSafetyNumber={loadSafetyNumber}
+                      onMarkVerified={(shown) => store.markVerified(shown)}
+                      onClose={() => setVerifying(undefined)}
+                    />
+                  )
+                }
                 onSend={(text) => store.sendMessage(text)}
                 onBack={() => {
                   const peerId = snapshot.activePeer;

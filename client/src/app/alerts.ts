@@ -5,7 +5,14 @@
 
 /** Action or part of Cloak that raised an alert. */
 export type AlertSource =
-  'account' | 'start-chat' | 'send' | 'connection' | 'engine' | 'storage';
+  | 'account'
+  | 'start-chat'
+  | 'send'
+  | 'connection'
+  | 'engine'
+  | 'storage'
+  | 'verify'
+  | 'access-log';
 
 /** A button shown with an alert that offers the fix. */
 export type AlertAction = 'register-again';

@@ -5,6 +5,7 @@
  * the protocol.
  */
 import type { LocalIdentity } from '../../../shared/crypto/keys';
+import type { AccessLogEntry } from '../../../shared/wire/schemas';
 import { systemRandom } from '../../../shared/crypto/random';
 import {
   accountUnknownError,
@@ -14,7 +15,12 @@ import {
   type RegistrationOutcome,
   registerAgain,
 } from '../engine/account';
-import { Engine, type EngineChange } from '../engine/engine';
+import {
+  type ContactSafetyNumber,
+  type ContactStatus,
+  Engine,
+  type EngineChange,
+} from '../engine/engine';
 import { acquireEngineLock } from '../engine/lock';
 import { createLogger, errorCode } from '../engine/logger';
 import {
@@ -71,6 +77,8 @@ export interface CloakSnapshot {
   readonly conversations: readonly ConversationView[];
   readonly activePeer: string | undefined;
   readonly messages: readonly MessageView[];
+  /** Identity key status of the open conversation's contact. */
+  readonly contact: ContactStatus | undefined;
   readonly alerts: readonly AlertMessage[];
 }
 
@@ -85,6 +93,7 @@ const initialSnapshot: CloakSnapshot = {
   conversations: [],
   activePeer: undefined,
   messages: [],
+  contact: undefined,
   alerts: [],
 };
 
@@ -103,6 +112,7 @@ export class CloakStore {
   private engine: Engine | undefined;
   private connection: RelayConnection | undefined;
   private messagesRequest = 0;
+  private contactRequest = 0;
   private conversationsRequest = 0;
   private signInAlerted = false;
   private retryTimer: ReturnType<typeof setInterval> | undefined;
@@ -297,6 +307,11 @@ export class CloakStore {
         });
       },
       onKeysLow: (counts) => void this.engine?.refillPrekeys(counts),
+      onKeyChanged: (notice) => {
+        this.engine?.handleKeyChanged(notice).catch((error: unknown) => {
+          log.error('key change check failed', error);
+        });
+      },
       onSignInFailed: (error) => {
         if (this.signInAlerted) return;
         this.signInAlerted = true;
@@ -362,9 +377,21 @@ export class CloakStore {
   private applyChange(change: EngineChange): void {
     if (change.type === 'conversations') {
       void this.refreshConversations();
-    } else if (change.peerId === this.snapshot.activePeer) {
+    } else if (change.peerId !== this.snapshot.activePeer) {
+      return;
+    } else if (change.type === 'contact') {
+      void this.refreshContact();
+    } else {
       void this.refreshMessages();
     }
+  }
+
+  private async refreshContact(): Promise<void> {
+    const peerId = this.snapshot.activePeer;
+    if (!this.engine || peerId === undefined) return;
+    const request = ++this.contactRequest;
+    const contact = await this.engine.contactStatus(peerId);
+    if (request === this.contactRequest) this.update({ contact });
   }
 
   private async refreshConversations(): Promise<void> {
@@ -437,10 +464,12 @@ export class CloakStore {
   async openConversation(peerId: string): Promise<void> {
     if (!this.engine) return;
     if (peerId !== this.snapshot.activePeer) {
-      this.update({ activePeer: peerId, messages: [] });
+      this.contactRequest++;
+      this.update({ activePeer: peerId, messages: [], contact: undefined });
     }
     this.rememberOpenConversation(peerId);
     await this.engine.setActiveConversation(peerId);
+    await this.refreshContact();
     await this.refreshMessages();
   }
 
@@ -455,7 +484,8 @@ export class CloakStore {
     if (this.snapshot.activePeer === undefined) return;
     // A message load still running belongs to the closed thread.
     this.messagesRequest++;
-    this.update({ activePeer: undefined, messages: [] });
+    this.contactRequest++;
+    this.update({ activePeer: undefined, messages: [], contact: undefined });
     this.rememberOpenConversation(undefined);
     this.engine?.setActiveConversation(undefined).catch((error: unknown) => {
       log.error('close conversation failed', error);
@@ -473,6 +503,67 @@ export class CloakStore {
         this.alert(error, 'send');
       },
     );
+  }
+
+  /** Computes the open conversation's safety number. */
+  async safetyNumber(): Promise<ContactSafetyNumber | undefined> {
+    const peerId = this.snapshot.activePeer;
+    if (!this.engine || peerId === undefined) return undefined;
+    try {
+      return await this.engine.safetyNumber(peerId);
+    } catch (error) {
+      log.error('safety number failed', error);
+      this.alert(error, 'verify');
+      return undefined;
+    }
+  }
+
+  /**
+   * Marks the open conversation's contact verified for the key whose
+   * safety number the user compared.
+   */
+  async markVerified(shown: ContactSafetyNumber): Promise<boolean> {
+    const peerId = this.snapshot.activePeer;
+    if (!this.engine || peerId === undefined) return false;
+    try {
+      await this.engine.markVerified(peerId, shown.identityKey);
+      this.clearAlerts('verify');
+      return true;
+    } catch (error) {
+      log.error('mark verified failed', error);
+      this.alert(error, 'verify');
+      return false;
+    }
+  }
+
+  /** Accepts the open conversation's new identity key, unblocking sends. */
+  async acceptNewKey(): Promise<void> {
+    const peerId = this.snapshot.activePeer;
+    if (!this.engine || peerId === undefined) return;
+    try {
+      const current = await this.engine.safetyNumber(peerId);
+      if (!current.pending) return;
+      await this.engine.acceptIdentityKey(peerId, current.identityKey);
+      this.clearAlerts('send');
+      this.clearAlerts('verify');
+    } catch (error) {
+      log.error('accept key failed', error);
+      this.alert(error, 'verify');
+    }
+  }
+
+  /** Loads who fetched this account's prekey bundles, newest first. */
+  async loadAccessLog(): Promise<AccessLogEntry[] | undefined> {
+    if (!this.engine) return undefined;
+    try {
+      const entries = await this.engine.readAccessLog();
+      this.clearAlerts('access-log');
+      return entries;
+    } catch (error) {
+      log.error('access log failed', error);
+      this.alert(error, 'access-log');
+      return undefined;
+    }
   }
 
   /** Stops the connection, the outbox retries and registration retries. */

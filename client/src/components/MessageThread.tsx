@@ -45,6 +45,19 @@ export interface MessageThreadProps {
    * where the page header can scroll out of view.
    */
   readonly status?: ReactNode;
+  /** True when the user compared safety numbers with the contact. */
+  readonly verified?: boolean;
+  /**
+   * True while the contact's identity key changed and the user has not
+   * accepted the new one; sending is blocked meanwhile.
+   */
+  readonly keyChanged?: boolean;
+  /** Opens or closes the safety number panel. */
+  readonly onVerify?: () => void;
+  /** Accepts the contact's new identity key. */
+  readonly onAcceptKey?: () => void;
+  /** The safety number panel, shown under the header while open. */
+  readonly verification?: ReactNode;
 }
 
 /** State words shown for outgoing messages; incoming ones show none. */
@@ -62,6 +75,11 @@ export function MessageThread({
   onBack,
   focusRequest = 0,
   status,
+  verified = false,
+  keyChanged = false,
+  onVerify,
+  onAcceptKey,
+  verification,
 }: MessageThreadProps) {
   const [draft, setDraft] = useState('');
   // The problem of the last blocked send, shown until the draft changes.
@@ -87,6 +105,7 @@ export function MessageThread({
   // A draft that cannot be sent stays in the composer with a hint; nothing
   // is ever cut to fit the limit.
   function send() {
+    if (keyChanged) return;
     if (check.problem !== undefined) {
       setBlocked(check.problem);
       return;
@@ -137,8 +156,33 @@ export function MessageThread({
         <h2 id="thread-title" dir="auto">
           {peerId}
         </h2>
+        {verified && <span className="verified-mark">Verified</span>}
+        {onVerify && (
+          <button type="button" className="verify-button" onClick={onVerify}>
+            Verify safety number
+          </button>
+        )}
         {status}
       </header>
+      {keyChanged && (
+        <div className="key-change">
+          <div role="alert" className="key-change-text">
+            <p>
+              <span dir="auto">{peerId}</span>&apos;s safety number changed.
+              Sending is blocked until you accept the new key.
+            </p>
+            <p>
+              Someone may be impersonating {peerId}, or {peerId} may have
+              reinstalled Cloak. Compare the new safety number with {peerId}{' '}
+              before you accept.
+            </p>
+          </div>
+          <button type="button" onClick={onAcceptKey}>
+            Accept new key
+          </button>
+        </div>
+      )}
+      {verification}
       <ol className="messages" aria-label="Messages" ref={listRef} tabIndex={0}>
         {messages.map((message) => (
           <li
@@ -180,7 +224,9 @@ export function MessageThread({
           }}
           onKeyDown={onKeyDown}
         />
-        <button type="submit">Send</button>
+        <button type="submit" disabled={keyChanged}>
+          Send
+        </button>
       </form>
       <p
         id={counterId}
