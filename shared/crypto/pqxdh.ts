@@ -149,10 +149,17 @@ export function sessionAssociatedData(
   );
 }
 
-async function deriveSharedSecret(
+/**
+ * Derives SK and the set-up id from the DH outputs and the KEM shared
+ * secret, and builds the associated data from both certificates.
+ */
+async function completeAgreement(
   dhOutputs: readonly Uint8Array[],
   kemSharedSecret: Uint8Array,
-): Promise<{ sharedSecret: SecretBytes; setupId: Bytes }> {
+  initiator: DeviceCertificate,
+  responder: DeviceCertificate,
+  pqPrekey: Uint8Array,
+): Promise<PqxdhResult> {
   const sk = await hkdfSha256(
     concat(new Uint8Array(32).fill(0xff), ...dhOutputs, kemSharedSecret),
     new Uint8Array(32),
@@ -165,7 +172,11 @@ async function deriveSharedSecret(
     utf8(SETUP_ID_INFO),
     SETUP_ID_LENGTH,
   );
-  return { sharedSecret: new SecretBytes(sk), setupId };
+  return {
+    sharedSecret: new SecretBytes(sk),
+    associatedData: sessionAssociatedData(initiator, responder, pqPrekey),
+    setupId,
+  };
 }
 
 /** Verifies a prekey bundle; throws `invalid-bundle`, `invalid-signature` or `untrusted-identity`. */
@@ -250,18 +261,15 @@ export async function pqxdhInitiate(
     theirPqPrekey,
     random,
   );
-  const { sharedSecret, setupId } = await deriveSharedSecret(
+  const agreement = await completeAgreement(
     dhOutputs,
     kemSecret,
+    local.certificate,
+    bundle.certificate,
+    theirPqPrekey,
   );
   return {
-    sharedSecret,
-    setupId,
-    associatedData: sessionAssociatedData(
-      local.certificate,
-      bundle.certificate,
-      theirPqPrekey,
-    ),
+    ...agreement,
     theirIdentityKey,
     theirSignedPrekey,
     setup: {
@@ -308,19 +316,13 @@ export async function pqxdhRespond(
     ML_KEM_768_EK_OFFSET,
     ML_KEM_768_EK_OFFSET + ML_KEM_768_PUBLIC_KEY_LENGTH,
   );
-  const { sharedSecret, setupId } = await deriveSharedSecret(
+  return completeAgreement(
     dhOutputs,
     kemSecret,
+    setup.certificate,
+    local.certificate,
+    pqPublicKey,
   );
-  return {
-    sharedSecret,
-    setupId,
-    associatedData: sessionAssociatedData(
-      setup.certificate,
-      local.certificate,
-      pqPublicKey,
-    ),
-  };
 }
 
 function encodeCertificate(certificate: DeviceCertificate): Bytes {
