@@ -25,6 +25,7 @@ import {
   generatePqPrekey,
   generateSignedPrekey,
   toWirePqPrekey,
+  toWireSignedPrekey,
 } from '../shared/crypto/keys';
 import {
   generateEd25519KeyPair,
@@ -102,11 +103,7 @@ async function forgeDevice(
   );
   return {
     identity,
-    signedPrekey: {
-      keyId: signed.keyId,
-      publicKey: toBase64Url(signed.keyPair.publicKey),
-      signature: toBase64Url(signed.signature),
-    },
+    signedPrekey: toWireSignedPrekey(signed),
     lastResortPqPrekey: toWirePqPrekey(lastResort),
   };
 }

@@ -13,6 +13,7 @@ import type {
   DeviceCertificate,
   PqPrekey,
   RegisterRequest,
+  SignedPrekey,
 } from '../wire/schemas';
 import { ONE_TIME_PREKEY_POOL_SIZE } from '../wire/limits';
 import { type Bytes, fromBase64Url, toBase64Url } from './bytes';
@@ -79,14 +80,15 @@ const NON_EXTRACTABLE = { extractable: false } as const;
 /**
  * Creates the keys of a new account's first device: identity keys and
  * certificate, signed prekey 1, last-resort PQ prekey
- * `LAST_RESORT_KEY_ID_BASE + 1`, and 100 one-time prekeys of each kind with
- * ids 1 to 100.
+ * `LAST_RESORT_KEY_ID_BASE + 1`, and `oneTimeCount` one-time prekeys of each
+ * kind with ids 1 to `oneTimeCount` (100 by default).
  */
 export async function createAccountKeys(
   userId: string,
   deviceId: number,
   random: RandomSource,
   now: number,
+  oneTimeCount = ONE_TIME_PREKEY_POOL_SIZE,
 ): Promise<AccountKeys> {
   const identity = await createLocalIdentity(userId, deviceId, random, now);
   const signedPrekey = await generateSignedPrekey(identity, 1, random, now);
@@ -99,7 +101,7 @@ export async function createAccountKeys(
   const oneTime = await generateOneTimePrekeys(
     identity,
     1,
-    ONE_TIME_PREKEY_POOL_SIZE,
+    oneTimeCount,
     random,
   );
   return { identity, signedPrekey, lastResortPqPrekey, ...oneTime };
@@ -213,6 +215,14 @@ export async function generateOneTimePrekeys(
   return { oneTimePrekeys, oneTimePqPrekeys };
 }
 
+export function toWireSignedPrekey(prekey: SignedPrekeyPair): SignedPrekey {
+  return {
+    keyId: prekey.keyId,
+    publicKey: toBase64Url(prekey.keyPair.publicKey),
+    signature: toBase64Url(prekey.signature),
+  };
+}
+
 export function toWirePqPrekey(prekey: PqPrekeyPair): PqPrekey {
   return {
     keyId: prekey.keyId,
@@ -225,11 +235,7 @@ export function toWirePqPrekey(prekey: PqPrekeyPair): PqPrekey {
 export function toRegisterRequest(keys: AccountKeys): RegisterRequest {
   return {
     certificate: keys.identity.certificate,
-    signedPrekey: {
-      keyId: keys.signedPrekey.keyId,
-      publicKey: toBase64Url(keys.signedPrekey.keyPair.publicKey),
-      signature: toBase64Url(keys.signedPrekey.signature),
-    },
+    signedPrekey: toWireSignedPrekey(keys.signedPrekey),
     lastResortPqPrekey: toWirePqPrekey(keys.lastResortPqPrekey),
     oneTimePrekeys: keys.oneTimePrekeys.map((prekey) => ({
       keyId: prekey.keyId,

@@ -7,16 +7,13 @@
 import type { Address, PrekeyBundle } from '../../wire/schemas';
 import { type Bytes, toBase64Url, toHex } from '../bytes';
 import {
-  createLocalIdentity,
-  generateOneTimePrekeys,
-  generatePqPrekey,
-  generateSignedPrekey,
-  LAST_RESORT_KEY_ID_BASE,
+  createAccountKeys,
   type LocalIdentity,
   type OneTimePrekeyPair,
   type PqPrekeyPair,
   type SignedPrekeyPair,
   toWirePqPrekey,
+  toWireSignedPrekey,
 } from '../keys';
 import type { RandomSource } from '../random';
 import {
@@ -47,29 +44,20 @@ export async function createParty(
   random: RandomSource,
   oneTimeCount = 2,
 ): Promise<Party> {
-  const identity = await createLocalIdentity(userId, deviceId, random, NOW);
-  const signedPrekey = await generateSignedPrekey(identity, 1, random, NOW);
-  const lastResort = await generatePqPrekey(
-    identity,
-    LAST_RESORT_KEY_ID_BASE + 1,
-    true,
+  const keys = await createAccountKeys(
+    userId,
+    deviceId,
     random,
-  );
-  const oneTime = await generateOneTimePrekeys(
-    identity,
-    1,
+    NOW,
     oneTimeCount,
-    random,
   );
   const party: Party = {
-    identity,
+    identity: keys.identity,
     address: { userId, deviceId },
-    signedPrekey,
-    lastResort,
-    oneTimePrekeys: new Map(oneTime.oneTimePrekeys.map((k) => [k.keyId, k])),
-    oneTimePqPrekeys: new Map(
-      oneTime.oneTimePqPrekeys.map((k) => [k.keyId, k]),
-    ),
+    signedPrekey: keys.signedPrekey,
+    lastResort: keys.lastResortPqPrekey,
+    oneTimePrekeys: new Map(keys.oneTimePrekeys.map((k) => [k.keyId, k])),
+    oneTimePqPrekeys: new Map(keys.oneTimePqPrekeys.map((k) => [k.keyId, k])),
     seenSetups: new Set(),
     prekeys: {
       signedPrekey: async (keyId) =>
@@ -105,11 +93,7 @@ export function bundleOf(
   if (pq === undefined) throw new Error('party has no PQ prekey');
   const bundle: PrekeyBundle = {
     certificate: party.identity.certificate,
-    signedPrekey: {
-      keyId: party.signedPrekey.keyId,
-      publicKey: toBase64Url(party.signedPrekey.keyPair.publicKey),
-      signature: toBase64Url(party.signedPrekey.signature),
-    },
+    signedPrekey: toWireSignedPrekey(party.signedPrekey),
     pqPrekey: toWirePqPrekey(pq),
     pqPrekeyLastResort: useLastResort,
   };
