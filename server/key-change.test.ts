@@ -1,7 +1,7 @@
 /**
  * A relay that substitutes a user's identity key, against the real client
  * engine: the engine must notice the change from the relay's own
- * `keys:changed` notice, refuse to send until the user accepts the new
+ * `keys:changed` notice, reject sends until the user accepts the new
  * key, and send again after that.
  */
 import 'fake-indexeddb/auto';

@@ -1,7 +1,7 @@
 /**
  * Reads QR codes in the browser: with `BarcodeDetector` where the browser
- * has it (Chromium on Android and macOS), and with the `jsqr` decoder on a
- * canvas copy of the pixels everywhere else.
+ * has it for QR codes, and with the `jsqr` decoder on a canvas copy of the
+ * pixels everywhere else.
  */
 import jsQR from 'jsqr';
 
@@ -50,7 +50,7 @@ function frameSize(frame: Frame): { width: number; height: number } {
     : { width: frame.width, height: frame.height };
 }
 
-/** Decodes one frame with jsqr; returns undefined when no code is found. */
+/** Decodes one frame with jsqr, or returns undefined when none is found. */
 function decodeWithJsQr(frame: Frame): string | undefined {
   const { width, height } = frameSize(frame);
   if (width === 0 || height === 0) return undefined;

@@ -9,12 +9,12 @@ export interface KeyAccessLogProps {
 }
 
 /**
- * Who fetched this account's prekey bundles, and when, as the relay
+ * Shows who fetched this account's prekey bundles, and when, as the relay
  * reports it. Every new chat with this account starts with such a fetch.
  */
 export function KeyAccessLog({ load, onClose }: KeyAccessLogProps) {
   const [entries, setEntries] = useState<AccessLogEntry[]>();
-  // Loads requested and loads finished; one runs while finished < requests.
+  // Counts of loads requested and finished. A load runs while they differ.
   const [requests, setRequests] = useState(1);
   const [finished, setFinished] = useState(0);
   const loading = finished < requests;

@@ -49,7 +49,7 @@ export interface MessageThreadProps {
   readonly verified?: boolean;
   /**
    * True while the contact's identity key changed and the user has not
-   * accepted the new one; sending is blocked meanwhile.
+   * accepted the new one. Sending is blocked meanwhile.
    */
   readonly keyChanged?: boolean;
   /** Opens or closes the safety number panel. */

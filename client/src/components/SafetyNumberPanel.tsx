@@ -49,7 +49,7 @@ function scanText(state: ScanState, peerId: string): string {
 }
 
 /**
- * The safety number of a conversation, as 60 digits and as a QR code, with
+ * Shows the safety number of a conversation, as 60 digits and as a QR code, with
  * QR scanning from an image or the camera and the "Mark as verified" step.
  */
 export function SafetyNumberPanel({

@@ -74,7 +74,7 @@ export type EngineChange =
   /** The contact's verified mark or pending identity key changed. */
   | { readonly type: 'contact'; readonly peerId: string };
 
-/** What the user interface shows about a contact's identity key. */
+/** Identity key status of a contact, as the user interface shows it. */
 export interface ContactStatus {
   /** True once safety numbers were compared for the pinned key. */
   readonly verified: boolean;
@@ -378,7 +378,7 @@ export class Engine {
     return true;
   }
 
-  /** Stores a changed identity key as pending and tells the interface. */
+  /** Stores a changed identity key as pending and notifies the interface. */
   private async recordIdentityChange(
     peerId: string,
     identityKey: Bytes,
