@@ -56,6 +56,13 @@ interface PqPrekeyRow {
   signature: string;
 }
 
+/**
+ * Takes a device's next envelope sequence number. Returns no row for an
+ * unregistered device.
+ */
+const NEXT_SEQ_SQL = `UPDATE devices SET last_seq = last_seq + 1
+  WHERE user_id = ? AND device_id = ? RETURNING last_seq`;
+
 export class SqliteStore implements Store {
   readonly db: Database.Database;
 
@@ -133,17 +140,11 @@ export class SqliteStore implements Store {
 
   async takeBundles(userId: string): Promise<BundleResult | undefined> {
     const take = this.db.transaction((): BundleResult | undefined => {
-      const rows = this.db
-        .prepare(
-          'SELECT certificate FROM devices WHERE user_id = ? ORDER BY device_id',
-        )
-        .pluck()
-        .all(userId) as string[];
-      if (rows.length === 0) return undefined;
+      const certificates = this.readCertificates(userId);
+      if (certificates.length === 0) return undefined;
       const bundles: PrekeyBundle[] = [];
       const counts = new Map<number, PrekeyCounts>();
-      for (const row of rows) {
-        const certificate = JSON.parse(row) as DeviceCertificate;
+      for (const certificate of certificates) {
         const bundle = this.takeBundle(certificate);
         if (bundle) bundles.push(bundle);
         counts.set(certificate.deviceId, this.countPrekeys(certificate));
@@ -175,10 +176,7 @@ export class SqliteStore implements Store {
         return { duplicate: true, serverTs: firstServerTs };
       }
       const seq = this.db
-        .prepare(
-          `UPDATE devices SET last_seq = last_seq + 1
-           WHERE user_id = ? AND device_id = ? RETURNING last_seq`,
-        )
+        .prepare(NEXT_SEQ_SQL)
         .pluck()
         .get(envelope.to.userId, envelope.to.deviceId) as number | undefined;
       if (seq === undefined) {
@@ -212,12 +210,7 @@ export class SqliteStore implements Store {
     const exists = this.db
       .prepare('SELECT 1 FROM devices WHERE user_id = ? AND device_id = ?')
       .pluck();
-    const nextSeq = this.db
-      .prepare(
-        `UPDATE devices SET last_seq = last_seq + 1
-         WHERE user_id = ? AND device_id = ? RETURNING last_seq`,
-      )
-      .pluck();
+    const nextSeq = this.db.prepare(NEXT_SEQ_SQL).pluck();
     const insert = this.db.prepare(
       `INSERT INTO envelopes (recipient_user, recipient_device, seq, id, kind,
          sender_user, sender_device, server_ts, body, body_id)
@@ -319,13 +312,7 @@ export class SqliteStore implements Store {
   }
 
   async listDevices(userId: string): Promise<DeviceCertificate[]> {
-    const rows = this.db
-      .prepare(
-        'SELECT certificate FROM devices WHERE user_id = ? ORDER BY device_id',
-      )
-      .pluck()
-      .all(userId) as string[];
-    return rows.map((row) => JSON.parse(row) as DeviceCertificate);
+    return this.readCertificates(userId);
   }
 
   async recordBundleAccess(
@@ -490,6 +477,17 @@ export class SqliteStore implements Store {
     return row === undefined
       ? undefined
       : (JSON.parse(row) as DeviceCertificate);
+  }
+
+  /** Reads the certificates of all of a user's devices, by device id. */
+  private readCertificates(userId: string): DeviceCertificate[] {
+    const rows = this.db
+      .prepare(
+        'SELECT certificate FROM devices WHERE user_id = ? ORDER BY device_id',
+      )
+      .pluck()
+      .all(userId) as string[];
+    return rows.map((row) => JSON.parse(row) as DeviceCertificate);
   }
 
   /** Reads one device's bundle, deleting the one-time keys it hands out. */
