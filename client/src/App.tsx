@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { Suspense, lazy, useCallback, useEffect, useState } from 'react';
 import { registerServiceWorker } from './app/service-worker';
 import { useCloak } from './app/use-cloak';
 import { AlertList } from './components/AlertList';
@@ -8,11 +8,18 @@ import { CreateAccountForm } from './components/CreateAccountForm';
 import { KeyAccessLog } from './components/KeyAccessLog';
 import { MessageThread } from './components/MessageThread';
 import { RegistrationStatus } from './components/RegistrationStatus';
-import { SafetyNumberPanel } from './components/SafetyNumberPanel';
 import { StartChatForm } from './components/StartChatForm';
 import { StorageNotice } from './components/StorageNotice';
 import { unreadTitle } from './components/unread-title';
 import { isPhoneLayout, usePhoneLayout } from './components/layout';
+
+// The panel loads as its own chunk, so that the QR encoder and decoder
+// stay out of the first page load.
+const SafetyNumberPanel = lazy(() =>
+  import('./components/SafetyNumberPanel').then((module) => ({
+    default: module.SafetyNumberPanel,
+  })),
+);
 
 export function App() {
   const [snapshot, store] = useCloak();
@@ -184,14 +191,16 @@ export function App() {
                 onAcceptKey={() => void store.acceptNewKey()}
                 verification={
                   verifying === snapshot.activePeer && (
-                    <SafetyNumberPanel
-                      peerId={snapshot.activePeer}
-                      verified={snapshot.contact?.verified ?? false}
-                      statusKey={`${snapshot.contact?.keyChangedAt ?? ''}`}
-                      loadSafetyNumber={loadSafetyNumber}
-                      onMarkVerified={(shown) => store.markVerified(shown)}
-                      onClose={() => setVerifying(undefined)}
-                    />
+                    <Suspense fallback={<p>Loading…</p>}>
+                      <SafetyNumberPanel
+                        peerId={snapshot.activePeer}
+                        verified={snapshot.contact?.verified ?? false}
+                        statusKey={`${snapshot.contact?.keyChangedAt ?? ''}`}
+                        loadSafetyNumber={loadSafetyNumber}
+                        onMarkVerified={(shown) => store.markVerified(shown)}
+                        onClose={() => setVerifying(undefined)}
+                      />
+                    </Suspense>
                   )
                 }
                 onSend={(text) => store.sendMessage(text)}
