@@ -38,6 +38,30 @@ test('verifying a contact and a key change', async ({ browser, request }) => {
     expect(seenByVictor).toBe(seenByVera);
   });
 
+  await test.step('vera scans the QR codes from images', async () => {
+    const qrOf = (person: Person) =>
+      person.page
+        .getByRole('img', { name: /QR code of the safety number/ })
+        .screenshot();
+    const upload = vera.page.getByLabel('Scan QR code from an image');
+    const result = vera.page.getByText(/^(Match|No match):/);
+
+    await upload.setInputFiles({
+      name: 'victor.png',
+      mimeType: 'image/png',
+      buffer: await qrOf(victor),
+    });
+    await expect(result).toHaveText(/^Match:/);
+
+    // Her own code lists the fingerprints the other way round.
+    await upload.setInputFiles({
+      name: 'vera.png',
+      mimeType: 'image/png',
+      buffer: await qrOf(vera),
+    });
+    await expect(result).toHaveText(/^No match:/);
+  });
+
   await test.step('both mark the other as verified', async () => {
     for (const person of [vera, victor]) {
       await person.page
