@@ -3,7 +3,17 @@
  * browser context (its own IndexedDB), and every step is narrated with
  * `test.step` so that a failure names the person and the action.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type Browser,
@@ -29,10 +39,11 @@ export interface Person {
 export async function openPerson(
   browser: Browser,
   name: string,
+  url: string = relayUrl(),
 ): Promise<Person> {
   const context = await browser.newContext();
   const page = await context.newPage();
-  await page.goto(relayUrl());
+  await page.goto(url);
   return { name, context, page };
 }
 
@@ -137,4 +148,104 @@ export function relayFilesContaining(needle: string): string[] {
 
 function toBase64Url(base64: string): string {
   return base64.replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+const RELAY_READY_TIMEOUT_MS = 120_000;
+
+/**
+ * A relay of one scenario's own, which the scenario can kill with SIGKILL
+ * and start again on the same port and data folder.
+ */
+export interface RestartableRelay {
+  readonly url: string;
+  /** Kills the relay process with SIGKILL and waits until it has exited. */
+  kill(): Promise<void>;
+  /** Starts the relay again and waits for its ready line. */
+  restart(): Promise<void>;
+  /** Kills the relay and deletes its data folder. */
+  dispose(): Promise<void>;
+}
+
+async function freeLoopbackPort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (typeof address !== 'object' || address === null) {
+    throw new Error('no free port on 127.0.0.1');
+  }
+  return address.port;
+}
+
+/** Spawns `server/start.ts` and resolves once it logs its ready line. */
+async function spawnRelay(
+  port: number,
+  dataDir: string,
+): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'server/start.ts'],
+    {
+      env: {
+        ...process.env,
+        PORT: `${port}`,
+        HOST: '127.0.0.1',
+        DATA_DIR: dataDir,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const ready = `"url":"http://127.0.0.1:${port}"`;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`relay not ready after ${RELAY_READY_TIMEOUT_MS} ms`));
+    }, RELAY_READY_TIMEOUT_MS);
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      if (!output.includes(ready)) return;
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      // Keeps reading so that a full pipe never blocks the relay.
+      child.stdout?.resume();
+      resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`relay exited (${code ?? signal}) before it was ready`));
+    });
+  });
+  return child;
+}
+
+/** Starts a relay on a free 127.0.0.1 port with a fresh data folder. */
+export async function startRestartableRelay(): Promise<RestartableRelay> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'cloak-e2e-restart-'));
+  const port = await freeLoopbackPort();
+  let child: ChildProcess | undefined = await spawnRelay(port, dataDir);
+  const kill = async () => {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null || running.signalCode !== null) {
+      return;
+    }
+    const exited = once(running, 'exit');
+    running.kill('SIGKILL');
+    await exited;
+  };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    kill,
+    restart: async () => {
+      await kill();
+      child = await spawnRelay(port, dataDir);
+    },
+    dispose: async () => {
+      await kill();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
