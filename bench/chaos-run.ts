@@ -46,6 +46,9 @@ export interface ChaosOptions {
   /**
    * Whether each pair exchanges a first message before the chaos starts, so
    * that both sides use one session (see `startSession`).
+   * NOTE: without it, runs report messages out of order. A responder that
+   * starts its own session orders the two sessions by their local set-up
+   * time, not by when the sender used them.
    */
   readonly handshake: boolean;
   /** Progress lines; silent when absent. */
@@ -84,7 +87,10 @@ export interface ChaosReport {
   readonly setupMs: number;
   readonly sendMs: number;
   readonly settleMs: number;
-  /** True when every sent message was delivered before the settle timeout. */
+  /**
+   * True when every sent message was delivered and every outbox emptied
+   * before the settle timeout.
+   */
   readonly settled: boolean;
 }
 
@@ -103,6 +109,8 @@ const RELAY_START_TIMEOUT_MS = 30_000;
 /** Maximum wait for a responder to store the first message of a pair. */
 const SETUP_TIMEOUT_MS = 30_000;
 const POLL_MS = 50;
+/** Messages between two progress lines. */
+const PROGRESS_EVERY = 5_000;
 
 /** mulberry32: a small seeded generator, so that a seed replays a run. */
 export function seededRandom(seed: number): () => number {
@@ -155,6 +163,10 @@ class RelayProcess {
       },
     );
     this.child = child;
+    // A run that crashes must not leave the relay running.
+    const killOnExit = () => child.kill('SIGKILL');
+    process.once('exit', killOnExit);
+    child.once('exit', () => process.off('exit', killOnExit));
     if (!child.stdout) throw new Error('relay child has no stdout');
     const lines = createInterface({ input: child.stdout });
     const timeout = AbortSignal.timeout(RELAY_START_TIMEOUT_MS);
@@ -471,6 +483,13 @@ export async function runChaos(
     let bounces = 0;
     const pending = new Set<Promise<void>>();
     for (const [index, message] of plan.entries()) {
+      if (index > 0 && index % PROGRESS_EVERY === 0) {
+        const delivered = plan.filter((m) => m.deliveredAt !== undefined);
+        log(
+          `${index} sent, ${delivered.length} delivered after ` +
+            `${Date.now() - sendStart} ms`,
+        );
+      }
       if (killAt.has(index)) {
         log(`kill -9 relay at message ${index}`);
         await relay.kill();

@@ -104,6 +104,12 @@ async function main(): Promise<number> {
   return clean ? 0 : 1;
 }
 
+// Exits through `process.exit`, so that the run's exit handler kills the
+// relay child process.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => process.exit(130));
+}
+
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
