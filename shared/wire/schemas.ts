@@ -37,22 +37,26 @@ export function isCanonicalBase64Url(text: string): boolean {
   return last >= 0 && (last & spareBitsMask) === 0;
 }
 
-function fixedBytes(n: number) {
-  const length = base64UrlLength(n);
-  return z
-    .string()
-    .length(length, `must be ${n} bytes as base64url (${length} characters)`)
+/** Adds the base64url alphabet and canonical-form checks after `text`'s own. */
+function base64UrlBytes(text: z.ZodString) {
+  return text
     .regex(/^[A-Za-z0-9_-]*$/, 'must be base64url')
     .refine(isCanonicalBase64Url, 'must be canonical base64url');
 }
 
+function fixedBytes(n: number) {
+  const length = base64UrlLength(n);
+  return base64UrlBytes(
+    z
+      .string()
+      .length(length, `must be ${n} bytes as base64url (${length} characters)`),
+  );
+}
+
 function cappedBytes(max: number) {
-  return z
-    .string()
-    .min(1)
-    .max(base64UrlLength(max), `must be at most ${max} bytes`)
-    .regex(/^[A-Za-z0-9_-]*$/, 'must be base64url')
-    .refine(isCanonicalBase64Url, 'must be canonical base64url');
+  return base64UrlBytes(
+    z.string().min(1).max(base64UrlLength(max), `must be at most ${max} bytes`),
+  );
 }
 
 /** Raw 32-byte X25519 or Ed25519 public key. */
