@@ -143,13 +143,18 @@ export const OneTimePrekey = z.strictObject({
 });
 export type OneTimePrekey = z.infer<typeof OneTimePrekey>;
 
+/** The one-time prekey lists of a registration or an upload. */
+const oneTimePrekeyLists = {
+  oneTimePrekeys: z.array(OneTimePrekey).max(MAX_PREKEYS_PER_UPLOAD),
+  oneTimePqPrekeys: z.array(PqPrekey).max(MAX_PREKEYS_PER_UPLOAD),
+};
+
 /** What a device publishes when its account is created. */
 export const RegisterRequest = z.strictObject({
   certificate: DeviceCertificate,
   signedPrekey: SignedPrekey,
   lastResortPqPrekey: PqPrekey,
-  oneTimePrekeys: z.array(OneTimePrekey).max(MAX_PREKEYS_PER_UPLOAD),
-  oneTimePqPrekeys: z.array(PqPrekey).max(MAX_PREKEYS_PER_UPLOAD),
+  ...oneTimePrekeyLists,
 });
 export type RegisterRequest = z.infer<typeof RegisterRequest>;
 
@@ -157,8 +162,7 @@ export type RegisterRequest = z.infer<typeof RegisterRequest>;
 export const PrekeyUpload = z.strictObject({
   signedPrekey: SignedPrekey.optional(),
   lastResortPqPrekey: PqPrekey.optional(),
-  oneTimePrekeys: z.array(OneTimePrekey).max(MAX_PREKEYS_PER_UPLOAD),
-  oneTimePqPrekeys: z.array(PqPrekey).max(MAX_PREKEYS_PER_UPLOAD),
+  ...oneTimePrekeyLists,
 });
 export type PrekeyUpload = z.infer<typeof PrekeyUpload>;
 
