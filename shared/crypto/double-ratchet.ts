@@ -201,14 +201,7 @@ export function parseHeader(message: Uint8Array): MessageHeader {
     'invalid-message',
     operation,
   );
-  const version = reader.u8('version');
-  if (version !== MESSAGE_VERSION) {
-    throw new CryptoError(
-      'invalid-message',
-      operation,
-      `unknown message version ${version}`,
-    );
-  }
+  reader.version('message', MESSAGE_VERSION);
 
   const keyType = reader.u8('ratchet key type');
   if (keyType !== KeyType.x25519) {

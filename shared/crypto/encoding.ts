@@ -78,6 +78,21 @@ export class ByteReader {
     return this.#view.getUint32(this.#take(4, field));
   }
 
+  /**
+   * Reads the version byte of a `name` (such as `frame`) and throws unless
+   * it equals `expected`.
+   */
+  version(name: string, expected: number): void {
+    const version = this.u8(`${name} version`);
+    if (version !== expected) {
+      throw new CryptoError(
+        this.code,
+        this.operation,
+        `unknown ${name} version ${version}`,
+      );
+    }
+  }
+
   u64(field: string): number {
     const high = this.u32(field);
     const low = this.u32(field);

@@ -39,14 +39,7 @@ export function openFrame(
   operation: string,
 ): OpenedFrame {
   const reader = new ByteReader(unpad(padded), 'invalid-message', operation);
-  const version = reader.u8('frame version');
-  if (version !== FRAME_VERSION) {
-    throw new CryptoError(
-      'invalid-message',
-      operation,
-      `unknown frame version ${version}`,
-    );
-  }
+  reader.version('frame', FRAME_VERSION);
   const addresses: Address[] = [];
   for (let i = 0; i < addressCount; i++) {
     addresses.push(readAddress(reader, operation));

@@ -425,14 +425,7 @@ export function encodeSetup(setup: SetupMessage): Bytes {
 export function decodeSetup(bytes: Uint8Array): SetupMessage {
   const operation = 'decodeSetup';
   const reader = new ByteReader(bytes, 'invalid-message', operation);
-  const version = reader.u8('version');
-  if (version !== SETUP_VERSION) {
-    throw new CryptoError(
-      'invalid-message',
-      operation,
-      `unknown set-up version ${version}`,
-    );
-  }
+  reader.version('set-up', SETUP_VERSION);
 
   const certificate = decodeCertificate(reader.bytes('certificate', 1024));
   const baseKey = readKey(reader, 'base key', KeyType.x25519);

@@ -277,14 +277,7 @@ export function decodeSenderKeyDistribution(
 ): SenderKeyDistribution {
   const operation = 'decodeSenderKeyDistribution';
   const reader = new ByteReader(bytes, 'invalid-message', operation);
-  const version = reader.u8('version');
-  if (version !== SENDER_KEY_DISTRIBUTION_VERSION) {
-    throw new CryptoError(
-      'invalid-message',
-      operation,
-      `unknown distribution message version ${version}`,
-    );
-  }
+  reader.version('distribution message', SENDER_KEY_DISTRIBUTION_VERSION);
   const groupId = reader.raw('group id', GROUP_ID_LENGTH);
   const distributionId = reader.raw('distribution id', DISTRIBUTION_ID_LENGTH);
   const chainId = reader.u32('chain id');
@@ -480,14 +473,7 @@ export function parseGroupMessageHeader(
     'invalid-message',
     operation,
   );
-  const version = reader.u8('version');
-  if (version !== SENDER_KEY_MESSAGE_VERSION) {
-    throw new CryptoError(
-      'invalid-message',
-      operation,
-      `unknown group message version ${version}`,
-    );
-  }
+  reader.version('group message', SENDER_KEY_MESSAGE_VERSION);
   const groupId = reader.raw('group id', GROUP_ID_LENGTH);
   const distributionId = reader.raw('distribution id', DISTRIBUTION_ID_LENGTH);
   const chainId = reader.u32('chain id');
@@ -653,21 +639,10 @@ function serializeOwnSenderKey(senderKey: OwnSenderKey): Bytes {
     .finish();
 }
 
-function checkRecordVersion(reader: ByteReader, operation: string): void {
-  const version = reader.u8('record version');
-  if (version !== RECORD_VERSION) {
-    throw new CryptoError(
-      'invalid-state',
-      operation,
-      `record version ${version}`,
-    );
-  }
-}
-
 async function deserializeOwnSenderKey(bytes: Bytes): Promise<OwnSenderKey> {
   const operation = 'openOwnSenderKey';
   const reader = new ByteReader(bytes, 'invalid-state', operation);
-  checkRecordVersion(reader, operation);
+  reader.version('record', RECORD_VERSION);
   const groupId = reader.fixed('group id', GROUP_ID_LENGTH);
   const distributionId = reader.fixed(
     'distribution id',
@@ -712,7 +687,7 @@ function serializeSenderKeyRecord(record: SenderKeyRecord): Bytes {
 function deserializeSenderKeyRecord(bytes: Bytes): SenderKeyRecord {
   const operation = 'openSenderKeyRecord';
   const reader = new ByteReader(bytes, 'invalid-state', operation);
-  checkRecordVersion(reader, operation);
+  reader.version('record', RECORD_VERSION);
   const groupId = reader.fixed('group id', GROUP_ID_LENGTH);
   const distributionId = reader.fixed(
     'distribution id',

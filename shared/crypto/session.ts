@@ -459,14 +459,7 @@ export async function decryptMessage(
   }
 
   const reader = new ByteReader(input.body, 'invalid-message', operation);
-  const version = reader.u8('prekey message version');
-  if (version !== PREKEY_MESSAGE_VERSION) {
-    throw new CryptoError(
-      'invalid-message',
-      operation,
-      `unknown prekey message version ${version}`,
-    );
-  }
+  reader.version('prekey message', PREKEY_MESSAGE_VERSION);
   const setupBytes = reader.bytes('set-up', MAX_SETUP_BYTES);
   const message = reader.bytes('message', input.body.length);
   reader.end();
