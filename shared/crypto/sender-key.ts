@@ -250,6 +250,44 @@ export function senderKeyDistribution(
 }
 
 /**
+ * Group id, distribution id, chain id and iteration: the fields after the
+ * version byte of both a distribution message and a group message header.
+ */
+type ChainPosition = Pick<
+  GroupMessageHeader,
+  'groupId' | 'distributionId' | 'chainId' | 'iteration'
+>;
+
+function encodeChainPosition(position: ChainPosition): Bytes {
+  return concat(
+    position.groupId,
+    position.distributionId,
+    new ByteWriter().u32(position.chainId).u32(position.iteration).finish(),
+  );
+}
+
+function readChainPosition(reader: ByteReader): ChainPosition {
+  return {
+    groupId: reader.raw('group id', GROUP_ID_LENGTH),
+    distributionId: reader.raw('distribution id', DISTRIBUTION_ID_LENGTH),
+    chainId: reader.u32('chain id'),
+    iteration: reader.u32('iteration'),
+  };
+}
+
+/** Throws `counter-overflow` for a chain id or iteration at `MAX_COUNTER`. */
+function checkCounters(position: ChainPosition, operation: string): void {
+  const { chainId, iteration } = position;
+  if (chainId >= MAX_COUNTER || iteration >= MAX_COUNTER) {
+    throw new CryptoError(
+      'counter-overflow',
+      operation,
+      `chain id ${chainId} or iteration ${iteration} is at or above the limit ${MAX_COUNTER}`,
+    );
+  }
+}
+
+/**
  * Encodes a distribution message: version, group id, distribution id,
  * chain id, iteration, chain key and the signing key as 0x02 ‖ 32 bytes.
  * The output contains the chain key, so it travels only inside a pairwise
@@ -260,12 +298,7 @@ export function encodeSenderKeyDistribution(
 ): Bytes {
   return concat(
     new Uint8Array([SENDER_KEY_DISTRIBUTION_VERSION]),
-    distribution.groupId,
-    distribution.distributionId,
-    new ByteWriter()
-      .u32(distribution.chainId)
-      .u32(distribution.iteration)
-      .finish(),
+    encodeChainPosition(distribution),
     distribution.chainKey.reveal(),
     encodeKey(KeyType.ed25519, distribution.signingKey),
   );
@@ -278,10 +311,7 @@ export function decodeSenderKeyDistribution(
   const operation = 'decodeSenderKeyDistribution';
   const reader = new ByteReader(bytes, 'invalid-message', operation);
   reader.version('distribution message', SENDER_KEY_DISTRIBUTION_VERSION);
-  const groupId = reader.raw('group id', GROUP_ID_LENGTH);
-  const distributionId = reader.raw('distribution id', DISTRIBUTION_ID_LENGTH);
-  const chainId = reader.u32('chain id');
-  const iteration = reader.u32('iteration');
+  const position = readChainPosition(reader);
   const chainKey = new SecretBytes(reader.raw('chain key', 32));
   const keyType = reader.u8('signing key type');
   const signingKey = reader.raw('signing key', 32);
@@ -300,21 +330,8 @@ export function decodeSenderKeyDistribution(
       'signing key is a weak Ed25519 point',
     );
   }
-  if (chainId >= MAX_COUNTER || iteration >= MAX_COUNTER) {
-    throw new CryptoError(
-      'counter-overflow',
-      operation,
-      `chain id ${chainId} or iteration ${iteration} is at or above the limit ${MAX_COUNTER}`,
-    );
-  }
-  return {
-    groupId,
-    distributionId,
-    chainId,
-    iteration,
-    chainKey,
-    signingKey,
-  };
+  checkCounters(position, operation);
+  return { ...position, chainKey, signingKey };
 }
 
 /**
@@ -382,9 +399,7 @@ function associatedData(header: Uint8Array): Bytes {
 function encodeHeader(header: GroupMessageHeader): Bytes {
   return concat(
     new Uint8Array([SENDER_KEY_MESSAGE_VERSION]),
-    header.groupId,
-    header.distributionId,
-    new ByteWriter().u32(header.chainId).u32(header.iteration).finish(),
+    encodeChainPosition(header),
     header.salt,
   );
 }
@@ -474,19 +489,10 @@ export function parseGroupMessageHeader(
     operation,
   );
   reader.version('group message', SENDER_KEY_MESSAGE_VERSION);
-  const groupId = reader.raw('group id', GROUP_ID_LENGTH);
-  const distributionId = reader.raw('distribution id', DISTRIBUTION_ID_LENGTH);
-  const chainId = reader.u32('chain id');
-  const iteration = reader.u32('iteration');
+  const position = readChainPosition(reader);
   const salt = reader.raw('salt', SENDER_KEY_SALT_LENGTH);
-  if (chainId >= MAX_COUNTER || iteration >= MAX_COUNTER) {
-    throw new CryptoError(
-      'counter-overflow',
-      operation,
-      `chain id ${chainId} or iteration ${iteration} is at or above the limit ${MAX_COUNTER}`,
-    );
-  }
-  return { groupId, distributionId, chainId, iteration, salt };
+  checkCounters(position, operation);
+  return { ...position, salt };
 }
 
 /**
