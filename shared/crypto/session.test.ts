@@ -28,6 +28,7 @@ import {
 } from './session';
 import { seededRandom } from './test-support/deterministic-random';
 import {
+  type BundleOptions,
   bundleOf,
   createParty,
   NOW,
@@ -39,6 +40,22 @@ import {
 
 const random = systemRandom;
 
+/** Returns the initiator's record after `alice` runs PQXDH with `bob`'s bundle. */
+async function initiate(
+  alice: Party,
+  bob: Party,
+  options: BundleOptions = {},
+): Promise<SessionRecord> {
+  const { record } = await initiateSession(
+    alice.identity,
+    bundleOf(bob, options),
+    undefined,
+    random,
+    NOW,
+  );
+  return record;
+}
+
 async function startSession(
   alice: Party,
   bob: Party,
@@ -48,13 +65,7 @@ async function startSession(
   bobRecord: SessionRecord;
   first: Sent;
 }> {
-  const { record } = await initiateSession(
-    alice.identity,
-    bundleOf(bob, options),
-    undefined,
-    random,
-    NOW,
-  );
+  const record = await initiate(alice, bob, options);
   const out = await send(record, alice, bob, 'hello', random);
   const got = await receive(undefined, bob, alice, out.sent, random);
   return { aliceRecord: out.record, bobRecord: got.record, first: out.sent };
@@ -352,13 +363,7 @@ describe('out-of-order limits', () => {
 
   it('accepts a gap at the limit, rejects one past', async () => {
     const { alice, bob } = await pair();
-    const { record } = await initiateSession(
-      alice.identity,
-      bundleOf(bob),
-      undefined,
-      random,
-      NOW,
-    );
+    const record = await initiate(alice, bob);
     let aliceRecord = record;
     const sent: Sent[] = [];
     for (let i = 0; i <= MAX_SKIP + 2; i++) {
@@ -575,13 +580,7 @@ describe('tampering', () => {
 
   it('rejects flipped bytes of a set-up', async () => {
     const { alice, bob } = await pair();
-    const { record } = await initiateSession(
-      alice.identity,
-      bundleOf(bob),
-      undefined,
-      random,
-      NOW,
-    );
+    const record = await initiate(alice, bob);
     const first = await send(record, alice, bob, 'hello', random);
     const body = first.sent.body;
     const kemStart = body.length - (HEADER_LENGTH + 160 + 16) - 4 - 1088;
@@ -621,13 +620,7 @@ describe('tampering', () => {
     // X25519 ignores the top bit, so this base key gives the same shared
     // secret under different bytes.
     const { alice, bob } = await pair();
-    const { record } = await initiateSession(
-      alice.identity,
-      bundleOf(bob),
-      undefined,
-      random,
-      NOW,
-    );
+    const record = await initiate(alice, bob);
     const first = await send(record, alice, bob, 'hello', random);
     const body = withSetup(first.sent.body, (setup) => {
       const certificateLength = new DataView(setup.buffer).getUint32(1);
@@ -662,13 +655,7 @@ describe('tampering', () => {
 
   it('rejects a changed associated data input', async () => {
     const { alice, bob } = await pair();
-    const { record } = await initiateSession(
-      alice.identity,
-      bundleOf(bob),
-      undefined,
-      random,
-      NOW,
-    );
+    const record = await initiate(alice, bob);
     const first = await send(record, alice, bob, 'hello', random);
     // The same keys certified under another device id change the AD.
     const otherCertificate = await signDeviceCertificate(
@@ -957,13 +944,7 @@ describe('unacknowledged set-ups', () => {
 
   it('rejects sending a stale set-up', async () => {
     const { alice, bob } = await pair();
-    const { record } = await initiateSession(
-      alice.identity,
-      bundleOf(bob),
-      undefined,
-      random,
-      NOW,
-    );
+    const record = await initiate(alice, bob);
     const early = await sendAt(record, alice, bob, NOW + MONTH - 1);
     expect(early.kind).toBe('prekey');
     await expect(sendAt(record, alice, bob, NOW + MONTH)).rejects.toMatchObject(
@@ -984,13 +965,7 @@ describe('unacknowledged set-ups', () => {
 
   it('keeps the set-up time through storage', async () => {
     const { alice, bob } = await pair();
-    const { record } = await initiateSession(
-      alice.identity,
-      bundleOf(bob),
-      undefined,
-      random,
-      NOW,
-    );
+    const record = await initiate(alice, bob);
     const stored = await deserializeSessionRecord(
       serializeSessionRecord(record),
     );
