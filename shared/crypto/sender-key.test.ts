@@ -47,6 +47,14 @@ async function setUp(
   return { senderKey, record };
 }
 
+/** Encrypts `text` on `senderKey` as Alice's device. */
+async function encryptFromAlice(
+  senderKey: OwnSenderKey,
+  text: string,
+): Promise<{ senderKey: OwnSenderKey; message: Bytes }> {
+  return encryptGroupMessage(senderKey, ALICE, utf8(text), systemRandom);
+}
+
 async function encryptMany(
   senderKey: OwnSenderKey,
   count: number,
@@ -54,12 +62,7 @@ async function encryptMany(
   const messages: Bytes[] = [];
   let current = senderKey;
   for (let i = 0; i < count; i++) {
-    const result = await encryptGroupMessage(
-      current,
-      ALICE,
-      utf8(`message ${i}`),
-      systemRandom,
-    );
+    const result = await encryptFromAlice(current, `message ${i}`);
     current = result.senderKey;
     messages.push(result.message);
   }
@@ -217,12 +220,7 @@ describe('group message decryption', () => {
       ...senderKey,
       chainKey: await advance(senderKey, MAX_SENDER_KEY_SKIP),
     };
-    const { message } = await encryptGroupMessage(
-      ahead,
-      ALICE,
-      utf8('far ahead'),
-      systemRandom,
-    );
+    const { message } = await encryptFromAlice(ahead, 'far ahead');
     const result = await decryptGroupMessage(record, ALICE, message);
     expect(fromUtf8(result.plaintext)).toBe('far ahead');
     expect(result.record.states[0]?.skippedKeys.length).toBe(
@@ -236,12 +234,7 @@ describe('group message decryption', () => {
       ...senderKey,
       chainKey: await advance(senderKey, MAX_SENDER_KEY_SKIP + 1),
     };
-    const { message } = await encryptGroupMessage(
-      ahead,
-      ALICE,
-      utf8('too far'),
-      systemRandom,
-    );
+    const { message } = await encryptFromAlice(ahead, 'too far');
     await expect(decryptGroupMessage(record, ALICE, message)).rejects.toThrow(
       expect.objectContaining({ code: 'too-many-skipped' }),
     );
@@ -249,12 +242,7 @@ describe('group message decryption', () => {
 
   it('rejects every flipped byte', async () => {
     const { senderKey, record } = await setUp();
-    const { message } = await encryptGroupMessage(
-      senderKey,
-      ALICE,
-      utf8('do not touch'),
-      systemRandom,
-    );
+    const { message } = await encryptFromAlice(senderKey, 'do not touch');
     const before = await sealedForm(record);
     for (let i = 0; i < message.length; i++) {
       const tampered = message.slice();
@@ -270,12 +258,7 @@ describe('group message decryption', () => {
 
   it('rejects a message from another device', async () => {
     const { senderKey, record } = await setUp();
-    const { message } = await encryptGroupMessage(
-      senderKey,
-      ALICE,
-      utf8('from alice'),
-      systemRandom,
-    );
+    const { message } = await encryptFromAlice(senderKey, 'from alice');
     await expect(decryptGroupMessage(record, MALLORY, message)).rejects.toThrow(
       expect.objectContaining({ code: 'untrusted-identity' }),
     );
@@ -318,12 +301,7 @@ describe('sender forgery', () => {
       ...alice,
       signingKey: mallory.signingKey,
     };
-    const { message } = await encryptGroupMessage(
-      forger,
-      ALICE,
-      utf8('forged'),
-      systemRandom,
-    );
+    const { message } = await encryptFromAlice(forger, 'forged');
     await expect(decryptGroupMessage(record, ALICE, message)).rejects.toThrow(
       expect.objectContaining({ code: 'invalid-signature' }),
     );
@@ -337,12 +315,7 @@ describe('sender forgery', () => {
       undefined,
       senderKeyDistribution(alice),
     );
-    const { message } = await encryptGroupMessage(
-      alice,
-      ALICE,
-      utf8('from alice'),
-      systemRandom,
-    );
+    const { message } = await encryptFromAlice(alice, 'from alice');
     await expect(decryptGroupMessage(copied, MALLORY, message)).rejects.toThrow(
       expect.objectContaining({ code: 'untrusted-identity' }),
     );
@@ -359,12 +332,7 @@ describe('sender key rotation', () => {
       removed,
       senderKeyDistribution(rotated),
     );
-    const { message } = await encryptGroupMessage(
-      rotated,
-      ALICE,
-      utf8('after removal'),
-      systemRandom,
-    );
+    const { message } = await encryptFromAlice(rotated, 'after removal');
     await expect(decryptGroupMessage(removed, ALICE, message)).rejects.toThrow(
       expect.objectContaining({ code: 'unknown-sender-key' }),
     );
@@ -384,11 +352,9 @@ describe('sender key rotation', () => {
 
   it('reads old chains until evicted', async () => {
     const { senderKey, record } = await setUp();
-    const { message: old } = await encryptGroupMessage(
+    const { message: old } = await encryptFromAlice(
       senderKey,
-      ALICE,
-      utf8('before rotation'),
-      systemRandom,
+      'before rotation',
     );
     let current = record;
     let key = senderKey;
@@ -462,12 +428,7 @@ describe('sender key storage', () => {
       systemRandom,
     );
     const opened = await openOwnSenderKey(storageKey, 'group-1', sealed);
-    const { message } = await encryptGroupMessage(
-      opened,
-      ALICE,
-      utf8('after reload'),
-      systemRandom,
-    );
+    const { message } = await encryptFromAlice(opened, 'after reload');
     const result = await decryptGroupMessage(record, ALICE, message);
     expect(fromUtf8(result.plaintext)).toBe('after reload');
   });
