@@ -11,6 +11,7 @@ import { initiateSession, type SessionRecord } from './session';
 import { seededRandom } from './test-support/deterministic-random';
 import {
   bundleOf,
+  createPair,
   createParty,
   NOW,
   type Party,
@@ -134,8 +135,7 @@ async function startSession(
 
 describe('ratchet round trips', () => {
   it('exchanges messages over many turns', async () => {
-    const alice = await createParty('alice', 1, systemRandom);
-    const bob = await createParty('bob', 1, systemRandom);
+    const { alice, bob } = await createPair();
     let { aliceRecord, bobRecord } = await startSession(alice, bob);
     for (let turn = 0; turn < 30; turn++) {
       const burst = (turn % 3) + 1;
@@ -173,8 +173,7 @@ describe('ratchet round trips', () => {
   });
 
   it('sends set-up data until the first reply', async () => {
-    const alice = await createParty('alice', 1, systemRandom);
-    const bob = await createParty('bob', 1, systemRandom);
+    const { alice, bob } = await createPair();
     const { record } = await initiateSession(
       alice.identity,
       bundleOf(bob),

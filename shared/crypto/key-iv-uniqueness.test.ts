@@ -4,7 +4,7 @@ import { systemRandom } from './random';
 import { initiateSession, type SessionRecord } from './session';
 import {
   bundleOf,
-  createParty,
+  createPair,
   NOW,
   receive,
   send,
@@ -43,8 +43,7 @@ describe('key and IV uniqueness', () => {
   it('holds under rollback and two writers', async () => {
     observed.cipherKeys.length = 0;
     observed.messageKeys.length = 0;
-    const alice = await createParty('alice', 1, systemRandom);
-    const bob = await createParty('bob', 1, systemRandom);
+    const { alice, bob } = await createPair();
     const { record } = await initiateSession(
       alice.identity,
       bundleOf(bob),

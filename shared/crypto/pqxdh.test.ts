@@ -7,6 +7,7 @@ import { initiateSession } from './session';
 import { seededRandom } from './test-support/deterministic-random';
 import {
   bundleOf,
+  createPair,
   createParty,
   NOW,
   type Party,
@@ -33,8 +34,7 @@ async function respond(
 
 describe('PQXDH', () => {
   it('agrees with a one-time prekey', async () => {
-    const alice = await createParty('alice', 1, systemRandom);
-    const bob = await createParty('bob', 1, systemRandom);
+    const { alice, bob } = await createPair();
     const initiator = await pqxdhInitiate(
       alice.identity,
       bundleOf(bob),
@@ -49,8 +49,7 @@ describe('PQXDH', () => {
   });
 
   it('agrees without a one-time prekey', async () => {
-    const alice = await createParty('alice', 1, systemRandom);
-    const bob = await createParty('bob', 1, systemRandom);
+    const { alice, bob } = await createPair();
     const initiator = await pqxdhInitiate(
       alice.identity,
       bundleOf(bob, { oneTimePrekey: false }),
@@ -63,8 +62,7 @@ describe('PQXDH', () => {
   });
 
   it('differs when the one-time prekey is dropped', async () => {
-    const alice = await createParty('alice', 1, systemRandom);
-    const bob = await createParty('bob', 1, systemRandom);
+    const { alice, bob } = await createPair();
     const initiator = await pqxdhInitiate(
       alice.identity,
       bundleOf(bob),
@@ -102,8 +100,7 @@ describe('PQXDH', () => {
   });
 
   it('round-trips the set-up encoding', async () => {
-    const alice = await createParty('alice', 1, systemRandom);
-    const bob = await createParty('bob', 1, systemRandom);
+    const { alice, bob } = await createPair();
     for (const oneTimePrekey of [true, false]) {
       const { setup } = await pqxdhInitiate(
         alice.identity,
@@ -118,8 +115,7 @@ describe('PQXDH', () => {
   it('rejects a user id behind a byte order mark', async () => {
     // A UTF-8 decoder drops a leading BOM, so these bytes would decode to
     // the same certificate as the genuine ones.
-    const alice = await createParty('alice', 1, systemRandom);
-    const bob = await createParty('bob', 1, systemRandom);
+    const { alice, bob } = await createPair();
     const { setup } = await pqxdhInitiate(
       alice.identity,
       bundleOf(bob),
@@ -153,8 +149,7 @@ describe('bundle verification', () => {
   }
 
   it('rejects a bad signed prekey signature', async () => {
-    const alice = await createParty('alice', 1, systemRandom);
-    const bob = await createParty('bob', 1, systemRandom);
+    const { alice, bob } = await createPair();
     const bundle = bundleOf(bob);
     bundle.signedPrekey.signature = flipFirst(bundle.signedPrekey.signature);
     await expect(
@@ -163,8 +158,7 @@ describe('bundle verification', () => {
   });
 
   it('rejects a bad PQ prekey signature', async () => {
-    const alice = await createParty('alice', 1, systemRandom);
-    const bob = await createParty('bob', 1, systemRandom);
+    const { alice, bob } = await createPair();
     const bundle = bundleOf(bob);
     bundle.pqPrekey.publicKey = flipFirst(bundle.pqPrekey.publicKey);
     await expect(
@@ -173,8 +167,7 @@ describe('bundle verification', () => {
   });
 
   it('rejects a swapped signed prekey', async () => {
-    const alice = await createParty('alice', 1, systemRandom);
-    const bob = await createParty('bob', 1, systemRandom);
+    const { alice, bob } = await createPair();
     const mallory = await createParty('bob', 1, systemRandom);
     const bundle = bundleOf(bob);
     bundle.signedPrekey = bundleOf(mallory).signedPrekey;
@@ -184,8 +177,7 @@ describe('bundle verification', () => {
   });
 
   it('rejects a bad certificate signature', async () => {
-    const alice = await createParty('alice', 1, systemRandom);
-    const bob = await createParty('bob', 1, systemRandom);
+    const { alice, bob } = await createPair();
     const bundle = bundleOf(bob);
     bundle.certificate = { ...bundle.certificate, deviceId: 2 };
     await expect(
@@ -194,8 +186,7 @@ describe('bundle verification', () => {
   });
 
   it('rejects a wrong pinned identity key', async () => {
-    const alice = await createParty('alice', 1, systemRandom);
-    const bob = await createParty('bob', 1, systemRandom);
+    const { alice, bob } = await createPair();
     const mallory = await createParty('bob', 1, systemRandom);
     await expect(
       initiateSession(
@@ -232,8 +223,7 @@ describe('bundle verification', () => {
   it('rejects a bundle under small-order keys', async () => {
     // Under the identity point, R = identity and S = 0 verify for any
     // message, so these signatures need no private key.
-    const alice = await createParty('alice', 1, systemRandom);
-    const bob = await createParty('bob', 1, systemRandom);
+    const { alice, bob } = await createPair();
     const weakKey = new Uint8Array(32);
     weakKey[0] = 1;
     const forged = new Uint8Array(64);
@@ -256,8 +246,7 @@ describe('bundle verification', () => {
   });
 
   it('rejects a certificate naming another device', async () => {
-    const alice = await createParty('alice', 1, systemRandom);
-    const bob = await createParty('bob', 1, systemRandom);
+    const { alice, bob } = await createPair();
     const { record } = await initiateSession(
       alice.identity,
       bundleOf(bob),

@@ -30,6 +30,7 @@ import { seededRandom } from './test-support/deterministic-random';
 import {
   type BundleOptions,
   bundleOf,
+  createPair,
   createParty,
   NOW,
   type Party,
@@ -69,13 +70,6 @@ async function startSession(
   const out = await send(record, alice, bob, 'hello', random);
   const got = await receive(undefined, bob, alice, out.sent, random);
   return { aliceRecord: out.record, bobRecord: got.record, first: out.sent };
-}
-
-async function pair(): Promise<{ alice: Party; bob: Party }> {
-  return {
-    alice: await createParty('alice', 1, random),
-    bob: await createParty('bob', 1, random),
-  };
 }
 
 /** Expects a rejection with `code` that leaves the record and prekeys as they were. */
@@ -139,7 +133,7 @@ describe('delivery schedules', () => {
   for (const seed of ['a', 'b', 'c', 'd', 'e', 'f']) {
     it(`decrypts each delivery once (seed ${seed})`, async () => {
       const rng = seededRandom(`schedule-${seed}`);
-      const { alice, bob } = await pair();
+      const { alice, bob } = await createPair();
       const records: Record<'alice' | 'bob', SessionRecord | undefined> = {
         alice: (
           await initiateSession(
@@ -232,7 +226,7 @@ describe('delivery schedules', () => {
 
 describe('forward secrecy', () => {
   it('cannot decrypt a processed message again', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     let { aliceRecord, bobRecord } = await startSession(alice, bob);
     const reply = await send(bobRecord, bob, alice, 'r', random);
     bobRecord = reply.record;
@@ -270,7 +264,7 @@ describe('forward secrecy', () => {
 
 describe('post-compromise security', () => {
   it('locks out a copy of the responder', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     let { aliceRecord, bobRecord } = await startSession(alice, bob);
     const r1 = await send(bobRecord, bob, alice, 'r1', random);
     bobRecord = r1.record;
@@ -302,7 +296,7 @@ describe('post-compromise security', () => {
   });
 
   it('locks out a copy of the initiator', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     let { aliceRecord, bobRecord } = await startSession(alice, bob);
     const stolen = serializeSessionRecord(aliceRecord);
 
@@ -331,7 +325,7 @@ describe('out-of-order limits', () => {
     // MAX_SKIP and message number MAX_SKIP. Before its tag is checked, only
     // the walk to its own message key may run: the keys it would skip are
     // derived only for an authentic message.
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { bobRecord } = await startSession(alice, bob);
     const forgedKey = await generateX25519KeyPair(random, {
       extractable: false,
@@ -362,7 +356,7 @@ describe('out-of-order limits', () => {
   });
 
   it('accepts a gap at the limit, rejects one past', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const record = await initiate(alice, bob);
     let aliceRecord = record;
     const sent: Sent[] = [];
@@ -417,7 +411,7 @@ describe('out-of-order limits', () => {
   });
 
   it('evicts the oldest keys past a chain cap', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     let { aliceRecord, bobRecord } = await startSession(alice, bob);
     const sent: Sent[] = [];
     for (let i = 1; i <= 1500; i++) {
@@ -448,7 +442,7 @@ describe('out-of-order limits', () => {
   });
 
   it('evicts the oldest keys past the session cap', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     let { aliceRecord, bobRecord } = await startSession(alice, bob);
     const firstChain: Sent[] = [];
     let now = NOW;
@@ -493,7 +487,7 @@ describe('out-of-order limits', () => {
   });
 
   it('rejects counters at 2^31', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { aliceRecord, bobRecord } = await startSession(alice, bob);
     const reply = await send(bobRecord, bob, alice, 'reply', random);
     for (const offset of [34, 38]) {
@@ -510,7 +504,7 @@ describe('out-of-order limits', () => {
   });
 
   it('deletes skipped keys after 14 days', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     let { aliceRecord, bobRecord } = await startSession(alice, bob);
     const sent: Sent[] = [];
     for (let i = 0; i < 3; i++) {
@@ -549,7 +543,7 @@ describe('out-of-order limits', () => {
 
 describe('tampering', () => {
   it('rejects any flipped byte of a message', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { aliceRecord, bobRecord } = await startSession(alice, bob);
     const reply = await send(bobRecord, bob, alice, 'tamper me', random);
     const body = reply.sent.body;
@@ -579,7 +573,7 @@ describe('tampering', () => {
   });
 
   it('rejects flipped bytes of a set-up', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const record = await initiate(alice, bob);
     const first = await send(record, alice, bob, 'hello', random);
     const body = first.sent.body;
@@ -619,7 +613,7 @@ describe('tampering', () => {
   it('rejects a non-canonical base key', async () => {
     // X25519 ignores the top bit, so this base key gives the same shared
     // secret under different bytes.
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const record = await initiate(alice, bob);
     const first = await send(record, alice, bob, 'hello', random);
     const body = withSetup(first.sent.body, (setup) => {
@@ -640,7 +634,7 @@ describe('tampering', () => {
   });
 
   it('rejects a non-canonical ratchet key', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { aliceRecord, bobRecord } = await startSession(alice, bob);
     const reply = await send(bobRecord, bob, alice, 'reply', random);
     const body = reply.sent.body.slice();
@@ -654,7 +648,7 @@ describe('tampering', () => {
   });
 
   it('rejects a changed associated data input', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const record = await initiate(alice, bob);
     const first = await send(record, alice, bob, 'hello', random);
     // The same keys certified under another device id change the AD.
@@ -702,7 +696,7 @@ describe('tampering', () => {
 
 describe('replays', () => {
   it('rejects a replayed message', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { aliceRecord, bobRecord, first } = await startSession(alice, bob);
     await expectRejected(
       bobRecord,
@@ -721,7 +715,7 @@ describe('replays', () => {
   });
 
   it('rejects a replayed set-up with one-time prekey', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { first } = await startSession(alice, bob);
     expect(bob.oneTimePrekeys.size).toBe(1);
     expect(bob.oneTimePqPrekeys.size).toBe(1);
@@ -747,7 +741,7 @@ describe('replays', () => {
   });
 
   it('rejects a replayed set-up with only a PQ one-time key', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { first } = await startSession(alice, bob, { oneTimePrekey: false });
     expect(bob.seenSetups.size).toBe(1);
     expect(bob.oneTimePqPrekeys.size).toBe(1);
@@ -762,7 +756,7 @@ describe('replays', () => {
 
 describe('identity binding', () => {
   it('rejects a message for another device', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { aliceRecord, bobRecord } = await startSession(alice, bob);
     const out = await send(aliceRecord, alice, bob, 'for bob 1', random);
     const otherDevice: Party = {
@@ -782,7 +776,7 @@ describe('identity binding', () => {
   });
 
   it('rejects a sender other than the session peer', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const carol = await createParty('carol', 1, random);
     const { aliceRecord, bobRecord } = await startSession(alice, bob);
     const out = await send(aliceRecord, alice, bob, 'hi', random);
@@ -795,7 +789,7 @@ describe('identity binding', () => {
   });
 
   it('rejects a reflected message', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { aliceRecord, bobRecord } = await startSession(alice, bob);
     const toBob = await send(aliceRecord, alice, bob, 'to bob', random);
     await expectRejected(toBob.record, alice, () =>
@@ -810,7 +804,7 @@ describe('identity binding', () => {
 
 describe('ciphertext length', () => {
   it('depends only on the padding bucket', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { bobRecord } = await startSession(alice, bob);
     let record = bobRecord;
     // Frame: version, two length-prefixed user ids, two device ids and the
@@ -833,7 +827,7 @@ describe('ciphertext length', () => {
 
 describe('simultaneous initiation', () => {
   it('converges on one session', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const fromAlice = await initiateSession(
       alice.identity,
       bundleOf(bob),
@@ -883,7 +877,7 @@ describe('simultaneous initiation', () => {
   });
 
   it('keeps at most 40 earlier sessions', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     let record: SessionRecord | undefined;
     for (let i = 0; i < 43; i++) {
       record = (
@@ -901,7 +895,7 @@ describe('simultaneous initiation', () => {
   });
 
   it('rejects a record of another peer', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const carol = await createParty('carol', 1, random);
     const withBob = await initiateSession(
       alice.identity,
@@ -943,7 +937,7 @@ describe('unacknowledged set-ups', () => {
   }
 
   it('rejects sending a stale set-up', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const record = await initiate(alice, bob);
     const early = await sendAt(record, alice, bob, NOW + MONTH - 1);
     expect(early.kind).toBe('prekey');
@@ -953,7 +947,7 @@ describe('unacknowledged set-ups', () => {
   });
 
   it('keeps an answered session usable', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { aliceRecord, bobRecord } = await startSession(alice, bob);
     const reply = await send(bobRecord, bob, alice, 'back', random);
     const back = await receive(aliceRecord, alice, bob, reply.sent, random);
@@ -964,7 +958,7 @@ describe('unacknowledged set-ups', () => {
   });
 
   it('keeps the set-up time through storage', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const record = await initiate(alice, bob);
     const stored = await deserializeSessionRecord(
       serializeSessionRecord(record),
@@ -1000,7 +994,7 @@ describe('stored sessions', () => {
   }
 
   it('round-trips through serialization', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { aliceRecord, bobRecord } = await startSession(alice, bob);
     const restored = await deserializeSessionRecord(
       serializeSessionRecord(bobRecord),
@@ -1015,7 +1009,7 @@ describe('stored sessions', () => {
   });
 
   it('seals every key of a session', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     let { aliceRecord, bobRecord } = await startSession(alice, bob);
     const sent: Sent[] = [];
     for (let i = 0; i < 4; i++) {
@@ -1057,7 +1051,7 @@ describe('stored sessions', () => {
   });
 
   it('rejects a malformed record', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { bobRecord } = await startSession(alice, bob);
     const serialized = serializeSessionRecord(bobRecord);
     await expect(
@@ -1069,7 +1063,7 @@ describe('stored sessions', () => {
   });
 
   it('rejects a record with an invalid flag', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { bobRecord } = await startSession(alice, bob);
     const serialized = serializeSessionRecord(bobRecord);
     // Record version, session count, base key, user id 'alice', device id
@@ -1086,7 +1080,7 @@ describe('stored sessions', () => {
   });
 
   it('stores a session without a set-up time', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { bobRecord } = await startSession(alice, bob);
     const record: SessionRecord = {
       current: { ...bobRecord.current, createdAt: undefined },
@@ -1122,7 +1116,7 @@ describe('message positions', () => {
   }
 
   it('orders by message number', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const start = await startSession(alice, bob);
     const second = await sendText(start.aliceRecord, alice, bob, 'second');
     const third = await sendText(second.record, alice, bob, 'third');
@@ -1148,7 +1142,7 @@ describe('message positions', () => {
   });
 
   it('puts a late older chain first', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const start = await startSession(alice, bob);
     const late = await sendText(start.aliceRecord, alice, bob, 'late');
     const reply = await sendText(start.bobRecord, bob, alice, 'reply');
@@ -1179,7 +1173,7 @@ describe('message positions', () => {
   });
 
   it('counts dropped chains across storage', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const start = await startSession(alice, bob);
     let aliceRecord = start.aliceRecord;
     let bobRecord = start.bobRecord;
@@ -1207,14 +1201,14 @@ describe('message positions', () => {
   });
 
   it('writes version 2 without dropped chains', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { bobRecord } = await startSession(alice, bob);
     expect(serializeSessionRecord(bobRecord)[0]).toBe(2);
     expect(receivingChainCount(bobRecord.current)).toBe(1);
   });
 
   it('rejects a chain count below the chains kept', async () => {
-    const { alice, bob } = await pair();
+    const { alice, bob } = await createPair();
     const { bobRecord } = await startSession(alice, bob);
     const record: SessionRecord = {
       current: { ...bobRecord.current, receivingChainCount: 5 },

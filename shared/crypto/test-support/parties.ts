@@ -15,7 +15,7 @@ import {
   toWirePqPrekey,
   toWireSignedPrekey,
 } from '../keys';
-import type { RandomSource } from '../random';
+import { type RandomSource, systemRandom } from '../random';
 import {
   type ConsumedPrekeys,
   decryptMessage,
@@ -74,6 +74,14 @@ export async function createParty(
     },
   };
   return party;
+}
+
+/** Creates the parties `alice` and `bob`, device 1 each, from system randomness. */
+export async function createPair(): Promise<{ alice: Party; bob: Party }> {
+  return {
+    alice: await createParty('alice', 1, systemRandom),
+    bob: await createParty('bob', 1, systemRandom),
+  };
 }
 
 export interface BundleOptions {
