@@ -13,6 +13,7 @@ import {
   bundleOf,
   createPair,
   createParty,
+  initiate,
   NOW,
   type Party,
   receive,
@@ -114,13 +115,7 @@ async function startSession(
   alice: Party,
   bob: Party,
 ): Promise<{ aliceRecord: SessionRecord; bobRecord: SessionRecord }> {
-  const { record } = await initiateSession(
-    alice.identity,
-    bundleOf(bob),
-    undefined,
-    systemRandom,
-    NOW,
-  );
+  const record = await initiate(alice, bob);
   const first = await send(record, alice, bob, 'hello', systemRandom);
   const received = await receive(
     undefined,
@@ -174,13 +169,7 @@ describe('ratchet round trips', () => {
 
   it('sends set-up data until the first reply', async () => {
     const { alice, bob } = await createPair();
-    const { record } = await initiateSession(
-      alice.identity,
-      bundleOf(bob),
-      undefined,
-      systemRandom,
-      NOW,
-    );
+    const record = await initiate(alice, bob);
     const first = await send(record, alice, bob, 'one', systemRandom);
     const second = await send(first.record, alice, bob, 'two', systemRandom);
     expect(first.sent.kind).toBe('prekey');

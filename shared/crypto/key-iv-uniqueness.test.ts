@@ -1,14 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { toHex } from './bytes';
 import { systemRandom } from './random';
-import { initiateSession, type SessionRecord } from './session';
-import {
-  bundleOf,
-  createPair,
-  NOW,
-  receive,
-  send,
-} from './test-support/parties';
+import type { SessionRecord } from './session';
+import { createPair, initiate, receive, send } from './test-support/parties';
 
 const observed = vi.hoisted(() => ({
   cipherKeys: [] as string[],
@@ -44,13 +38,7 @@ describe('key and IV uniqueness', () => {
     observed.cipherKeys.length = 0;
     observed.messageKeys.length = 0;
     const { alice, bob } = await createPair();
-    const { record } = await initiateSession(
-      alice.identity,
-      bundleOf(bob),
-      undefined,
-      systemRandom,
-      NOW,
-    );
+    const record = await initiate(alice, bob);
     const first = await send(record, alice, bob, 'hello', systemRandom);
     let bobRecord = (
       await receive(undefined, bob, alice, first.sent, systemRandom)

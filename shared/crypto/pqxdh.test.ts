@@ -9,6 +9,7 @@ import {
   bundleOf,
   createPair,
   createParty,
+  initiate,
   NOW,
   type Party,
   receive,
@@ -247,13 +248,7 @@ describe('bundle verification', () => {
 
   it('rejects a certificate naming another device', async () => {
     const { alice, bob } = await createPair();
-    const { record } = await initiateSession(
-      alice.identity,
-      bundleOf(bob),
-      undefined,
-      systemRandom,
-      NOW,
-    );
+    const record = await initiate(alice, bob);
     const { sent } = await send(record, alice, bob, 'hi', systemRandom);
     const carol = await createParty('carol', 1, systemRandom);
     const otherDevice = { ...alice, address: { userId: 'alice', deviceId: 2 } };

@@ -28,10 +28,10 @@ import {
 } from './session';
 import { seededRandom } from './test-support/deterministic-random';
 import {
-  type BundleOptions,
   bundleOf,
   createPair,
   createParty,
+  initiate,
   NOW,
   type Party,
   receive,
@@ -40,22 +40,6 @@ import {
 } from './test-support/parties';
 
 const random = systemRandom;
-
-/** Returns the initiator's record after `alice` runs PQXDH with `bob`'s bundle. */
-async function initiate(
-  alice: Party,
-  bob: Party,
-  options: BundleOptions = {},
-): Promise<SessionRecord> {
-  const { record } = await initiateSession(
-    alice.identity,
-    bundleOf(bob, options),
-    undefined,
-    random,
-    NOW,
-  );
-  return record;
-}
 
 async function startSession(
   alice: Party,

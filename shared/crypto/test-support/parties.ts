@@ -21,6 +21,7 @@ import {
   decryptMessage,
   type DecryptResult,
   encryptMessage,
+  initiateSession,
   type PrekeyLookup,
   type SessionRecord,
 } from '../session';
@@ -112,6 +113,25 @@ export function bundleOf(
     };
   }
   return bundle;
+}
+
+/**
+ * Returns the initiator's record after `initiator` runs PQXDH at `NOW` with
+ * `responder`'s bundle and no pinned identity key.
+ */
+export async function initiate(
+  initiator: Party,
+  responder: Party,
+  options: BundleOptions = {},
+): Promise<SessionRecord> {
+  const { record } = await initiateSession(
+    initiator.identity,
+    bundleOf(responder, options),
+    undefined,
+    systemRandom,
+    NOW,
+  );
+  return record;
 }
 
 /** Applies `consumed` the way the client's storage transaction does. */
