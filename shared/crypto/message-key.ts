@@ -16,16 +16,16 @@ export interface MessageCipherKeys {
   readonly iv: Bytes;
 }
 
+/**
+ * Derives the AES-256-GCM key and IV of one message. Sender Keys pass their
+ * own `info`, `Cloak-v1/SK/message`, so the two key spaces stay apart.
+ */
 export async function deriveMessageCipherKeys(
   messageKey: SecretBytes,
   salt: Uint8Array,
+  info: string = MESSAGE_KEY_INFO,
 ): Promise<MessageCipherKeys> {
-  const derived = await hkdfSha256(
-    messageKey.reveal(),
-    salt,
-    utf8(MESSAGE_KEY_INFO),
-    44,
-  );
+  const derived = await hkdfSha256(messageKey.reveal(), salt, utf8(info), 44);
   return { key: derived.slice(0, 32), iv: derived.slice(32, 44) };
 }
 

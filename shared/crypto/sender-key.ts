@@ -59,6 +59,7 @@ import {
   SENDER_KEY_MAX_AGE_MS,
   SENDER_KEY_MAX_MESSAGES,
 } from './limits';
+import { deriveMessageCipherKeys, type MessageCipherKeys } from './message-key';
 import {
   aesGcmDecrypt,
   aesGcmEncrypt,
@@ -66,7 +67,6 @@ import {
   ed25519Verify,
   exportPrivateKey,
   generateEd25519KeyPair,
-  hkdfSha256,
   importPrivateKey,
   isWeakEd25519Point,
 } from './primitives';
@@ -382,14 +382,8 @@ export function processSenderKeyDistribution(
 async function deriveCipherKeys(
   messageKey: SecretBytes,
   salt: Uint8Array,
-): Promise<{ key: Bytes; iv: Bytes }> {
-  const derived = await hkdfSha256(
-    messageKey.reveal(),
-    salt,
-    utf8(SENDER_KEY_MESSAGE_INFO),
-    44,
-  );
-  return { key: derived.slice(0, 32), iv: derived.slice(32, 44) };
+): Promise<MessageCipherKeys> {
+  return deriveMessageCipherKeys(messageKey, salt, SENDER_KEY_MESSAGE_INFO);
 }
 
 function associatedData(header: Uint8Array): Bytes {
