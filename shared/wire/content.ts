@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { type Bytes, fromUtf8, utf8 } from '../crypto/bytes';
-import { Id128 } from './schemas';
+import { EnvelopeBody, Id128 } from './schemas';
 
 export const CONTENT_VERSION = 1;
 
@@ -22,6 +22,8 @@ export const MAX_TEXT_LENGTH = 4000;
 export const MAX_TIME_MS = 8.64e15;
 /** Most message ids acknowledged by one receipt. */
 export const MAX_RECEIPT_MESSAGE_IDS = 100;
+/** Most group-state entries handed to a new member in one content. */
+export const MAX_GROUP_LOG_ENTRIES = 1000;
 
 export const TextContent = z.strictObject({
   v: z.literal(CONTENT_VERSION),
@@ -31,6 +33,11 @@ export const TextContent = z.strictObject({
   /** The sender's clock when the message was written, in ms since the epoch. */
   sentAt: z.number().int().min(0).max(MAX_TIME_MS),
   text: z.string().min(1).max(MAX_TEXT_LENGTH),
+  /**
+   * The group of a group message. A group message travels as the plaintext
+   * of a Sender Key message, never over a pairwise session.
+   */
+  groupId: Id128.optional(),
 });
 export type TextContent = z.infer<typeof TextContent>;
 
@@ -42,9 +49,37 @@ export const ReceiptContent = z.strictObject({
 });
 export type ReceiptContent = z.infer<typeof ReceiptContent>;
 
+/**
+ * A signed group-state entry (`encodeSignedGroupChange`), sent over the
+ * pairwise sessions to every member. A new member also gets every earlier
+ * entry, oldest first, so that it verifies the log from the creation.
+ */
+export const GroupChangeContent = z.strictObject({
+  v: z.literal(CONTENT_VERSION),
+  type: z.literal('group-change'),
+  groupId: Id128,
+  change: EnvelopeBody,
+  log: z.array(EnvelopeBody).max(MAX_GROUP_LOG_ENTRIES).optional(),
+});
+export type GroupChangeContent = z.infer<typeof GroupChangeContent>;
+
+/**
+ * A sender key distribution message (`encodeSenderKeyDistribution`) for
+ * one group, sent over a pairwise session to one member device.
+ */
+export const SenderKeyContent = z.strictObject({
+  v: z.literal(CONTENT_VERSION),
+  type: z.literal('sender-key'),
+  groupId: Id128,
+  distribution: EnvelopeBody,
+});
+export type SenderKeyContent = z.infer<typeof SenderKeyContent>;
+
 export const Content = z.discriminatedUnion('type', [
   TextContent,
   ReceiptContent,
+  GroupChangeContent,
+  SenderKeyContent,
 ]);
 export type Content = z.infer<typeof Content>;
 

@@ -12,10 +12,10 @@ import type {
   BundleRequest,
   Envelope,
   KeyChanged,
-  OutgoingEnvelope,
   PrekeyBundle,
   PrekeyCounts,
   PrekeyUpload,
+  SendEnvelopeRequest,
   SendResult,
   SignInChallenge,
   SignInFinish,
@@ -49,11 +49,11 @@ export interface ClientToServerEvents {
    * validates the payload as `SendEnvelopeRequest`, so a group envelope
    * (`OutgoingGroupEnvelope`, one delivery per listed device) uses this
    * event too.
-   * NOTE: the parameter stays `OutgoingEnvelope` until the client's
-   * in-memory test relay handles a list in `to`; widening it to
-   * `SendEnvelopeRequest` is then a type-only change.
    */
-  'envelope:send': (envelope: OutgoingEnvelope, ack: Ack<SendResult>) => void;
+  'envelope:send': (
+    envelope: SendEnvelopeRequest,
+    ack: Ack<SendResult>,
+  ) => void;
   /** Confirms that envelopes were persisted on this device; the relay deletes them. */
   'envelope:ack': (request: AckRequest, ack: Ack<{ deleted: number }>) => void;
 }

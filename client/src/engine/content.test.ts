@@ -34,6 +34,32 @@ describe('content schema', () => {
     expect(decodeContent(encodeContent(receipt))).toEqual(receipt);
   });
 
+  it('round-trips group contents', () => {
+    const change: Content = {
+      v: 1,
+      type: 'group-change',
+      groupId: messageId,
+      change: 'AQID',
+      log: ['AQID', 'BAUG'],
+    };
+    const senderKey: Content = {
+      v: 1,
+      type: 'sender-key',
+      groupId: messageId,
+      distribution: 'AQID',
+    };
+    const groupText: Content = { ...text, groupId: messageId };
+    expect(decodeContent(encodeContent(change))).toEqual(change);
+    expect(decodeContent(encodeContent(senderKey))).toEqual(senderKey);
+    expect(decodeContent(encodeContent(groupText))).toEqual(groupText);
+  });
+
+  it('rejects a group change without group id', () => {
+    expect(() =>
+      decodeJson({ v: 1, type: 'group-change', change: 'AQID' }),
+    ).toThrow(/groupId/);
+  });
+
   it('accepts text at max length', () => {
     const long = { ...text, text: 'x'.repeat(MAX_TEXT_LENGTH) };
     expect(decodeJson(long)).toEqual(long);

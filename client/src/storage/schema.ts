@@ -10,8 +10,8 @@ import type { Bytes } from '../../../shared/crypto/bytes';
 import type { LocalIdentity } from '../../../shared/crypto/keys';
 import type { RatchetPosition } from './thread-order';
 import type {
-  OutgoingEnvelope,
   RegisterRequest,
+  SendEnvelopeRequest,
 } from '../../../shared/wire/schemas';
 
 export const DB_NAME = 'cloak';
@@ -154,7 +154,7 @@ export interface OutboxRow {
   /** Envelope id, as base64url; a resend reuses it. */
   readonly id: string;
   /** The stored ciphertext; a resend sends it again, never re-encrypts. */
-  readonly envelope: OutgoingEnvelope;
+  readonly envelope: SendEnvelopeRequest;
   readonly peerId: string;
   /** Key of the outgoing message row, absent for receipts. */
   readonly messageKey?: string;

@@ -2,6 +2,7 @@
  * An in-memory stand-in for the relay, for engine unit tests: it hands out
  * prekey bundles once per one-time prekey, stamps `from`, `serverTs` and
  * `seq` on sent envelopes, and queues them per device until acknowledged.
+ * A group envelope is queued once for each device it lists.
  * Tests deliver queued envelopes explicitly, so they control the order.
  */
 import {
@@ -123,7 +124,8 @@ export class MemoryRelay {
   }
 
   private store(from: Address, outgoing: RelayRequest<'envelope:send'>) {
-    if (!this.directory.has(outgoing.to.userId)) {
+    const recipients = outgoing.kind === 'group' ? outgoing.to : [outgoing.to];
+    if (recipients.some((to) => !this.directory.has(to.userId))) {
       throw new RelayError('not-found', 'unknown recipient');
     }
     const serverTs = NOW + this.seq;
@@ -131,10 +133,12 @@ export class MemoryRelay {
       return { id: outgoing.id, serverTs, duplicate: true };
     }
     this.storedIds.add(outgoing.id);
-    const key = addressKey(outgoing.to);
-    const queue = this.queues.get(key) ?? [];
-    queue.push({ ...outgoing, from, serverTs, seq: ++this.seq });
-    this.queues.set(key, queue);
+    for (const to of recipients) {
+      const key = addressKey(to);
+      const queue = this.queues.get(key) ?? [];
+      queue.push({ ...outgoing, to, from, serverTs, seq: ++this.seq });
+      this.queues.set(key, queue);
+    }
     return { id: outgoing.id, serverTs, duplicate: false };
   }
 
