@@ -625,12 +625,29 @@ function readChainKey(reader: ByteReader): ChainKey {
   return new ChainKey(key, reader.u32('iteration'));
 }
 
-function serializeOwnSenderKey(senderKey: OwnSenderKey): Bytes {
-  const writer = new ByteWriter()
+interface RecordIds {
+  readonly groupId: Bytes;
+  readonly distributionId: Bytes;
+}
+
+/** Starts either stored form: version, group id and distribution id. */
+function startRecord(ids: RecordIds): ByteWriter {
+  return new ByteWriter()
     .u8(RECORD_VERSION)
-    .bytes(senderKey.groupId)
-    .bytes(senderKey.distributionId)
-    .u32(senderKey.chainId);
+    .bytes(ids.groupId)
+    .bytes(ids.distributionId);
+}
+
+function readRecordIds(reader: ByteReader): RecordIds {
+  reader.version('record', RECORD_VERSION);
+  return {
+    groupId: reader.fixed('group id', GROUP_ID_LENGTH),
+    distributionId: reader.fixed('distribution id', DISTRIBUTION_ID_LENGTH),
+  };
+}
+
+function serializeOwnSenderKey(senderKey: OwnSenderKey): Bytes {
+  const writer = startRecord(senderKey).u32(senderKey.chainId);
   writeChainKey(writer, senderKey.chainKey);
   return writer
     .bytes(senderKey.signingKey.publicKey)
@@ -642,12 +659,7 @@ function serializeOwnSenderKey(senderKey: OwnSenderKey): Bytes {
 async function deserializeOwnSenderKey(bytes: Bytes): Promise<OwnSenderKey> {
   const operation = 'openOwnSenderKey';
   const reader = new ByteReader(bytes, 'invalid-state', operation);
-  reader.version('record', RECORD_VERSION);
-  const groupId = reader.fixed('group id', GROUP_ID_LENGTH);
-  const distributionId = reader.fixed(
-    'distribution id',
-    DISTRIBUTION_ID_LENGTH,
-  );
+  const { groupId, distributionId } = readRecordIds(reader);
   const chainId = reader.u32('chain id');
   const chainKey = readChainKey(reader);
   const publicKey = reader.fixed('signing public key', 32);
@@ -668,11 +680,7 @@ async function deserializeOwnSenderKey(bytes: Bytes): Promise<OwnSenderKey> {
 }
 
 function serializeSenderKeyRecord(record: SenderKeyRecord): Bytes {
-  const writer = new ByteWriter()
-    .u8(RECORD_VERSION)
-    .bytes(record.groupId)
-    .bytes(record.distributionId)
-    .u32(record.states.length);
+  const writer = startRecord(record).u32(record.states.length);
   for (const state of record.states) {
     writer.u32(state.chainId);
     writeChainKey(writer, state.chainKey);
@@ -687,12 +695,7 @@ function serializeSenderKeyRecord(record: SenderKeyRecord): Bytes {
 function deserializeSenderKeyRecord(bytes: Bytes): SenderKeyRecord {
   const operation = 'openSenderKeyRecord';
   const reader = new ByteReader(bytes, 'invalid-state', operation);
-  reader.version('record', RECORD_VERSION);
-  const groupId = reader.fixed('group id', GROUP_ID_LENGTH);
-  const distributionId = reader.fixed(
-    'distribution id',
-    DISTRIBUTION_ID_LENGTH,
-  );
+  const { groupId, distributionId } = readRecordIds(reader);
   const count = reader.u32('state count');
   if (count > MAX_SENDER_KEY_STATES) {
     throw new CryptoError('invalid-state', operation, `${count} states`);
