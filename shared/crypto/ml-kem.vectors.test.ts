@@ -14,7 +14,7 @@ import {
   mlKem768Encapsulate,
   mlKem768Generate,
 } from './primitives';
-import type { RandomSource } from './random';
+import { fixedRandom } from './test-support/deterministic-random';
 
 interface Group<Test> {
   readonly tgId: number;
@@ -65,21 +65,6 @@ const vectors = JSON.parse(
     'utf8',
   ),
 ) as MlKemVectors;
-
-/** Returns the given bytes once, in place of the CSPRNG. */
-function fixedRandom(seed: Bytes): RandomSource {
-  let used = false;
-  return {
-    deterministic: true,
-    bytes(length: number): Bytes {
-      if (used || length !== seed.length) {
-        throw new Error(`unexpected request for ${length} random bytes`);
-      }
-      used = true;
-      return seed;
-    },
-  };
-}
 
 function thrown(operation: () => unknown): unknown {
   try {

@@ -20,26 +20,11 @@ import {
   signedPayload,
   x25519,
 } from './primitives';
-import type { RandomSource } from './random';
+import { fixedRandom } from './test-support/deterministic-random';
 
 function readVectors<T>(name: string): T {
   const url = new URL(`./vectors/rfc/${name}`, import.meta.url);
   return JSON.parse(readFileSync(url, 'utf8')) as T;
-}
-
-/** Returns the given bytes once, so a key pair is derived from a vector. */
-function fixedRandom(seed: Bytes): RandomSource {
-  let used = false;
-  return {
-    deterministic: true,
-    bytes(length: number): Bytes {
-      if (used || length !== seed.length) {
-        throw new Error(`unexpected request for ${length} random bytes`);
-      }
-      used = true;
-      return seed;
-    },
-  };
 }
 
 // PKCS#8 prefix of a raw X25519 private key (RFC 8410 section 7), used to

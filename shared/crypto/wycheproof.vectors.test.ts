@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { type Bytes, concat, fromHex, toHex } from './bytes';
+import { concat, fromHex, toHex } from './bytes';
 import { CryptoError } from './errors';
 import {
   aesGcmDecrypt,
@@ -17,7 +17,7 @@ import {
   hmacSha256,
   x25519,
 } from './primitives';
-import type { RandomSource } from './random';
+import { fixedRandom } from './test-support/deterministic-random';
 
 type Result = 'valid' | 'invalid' | 'acceptable';
 
@@ -88,21 +88,6 @@ interface AeadGroup {
 function readVectors<Group>(name: string): TestFile<Group> {
   const url = new URL(`./vectors/wycheproof/${name}`, import.meta.url);
   return JSON.parse(readFileSync(url, 'utf8')) as TestFile<Group>;
-}
-
-/** Returns the given bytes once, so a key pair is derived from a vector. */
-function fixedRandom(seed: Bytes): RandomSource {
-  let used = false;
-  return {
-    deterministic: true,
-    bytes(length: number): Bytes {
-      if (used || length !== seed.length) {
-        throw new Error(`unexpected request for ${length} random bytes`);
-      }
-      used = true;
-      return seed;
-    },
-  };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {

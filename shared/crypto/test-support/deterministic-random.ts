@@ -1,7 +1,8 @@
 /**
- * Deterministic random source (xoshiro128**, seeded from a string) for
- * frozen vectors and reproducible property tests. Its output is predictable,
- * so it sets `deterministic: true` and only tests use it.
+ * Deterministic random sources for frozen vectors and reproducible property
+ * tests: xoshiro128** seeded from a string, and a source that returns one
+ * given value. Their output is predictable, so they set
+ * `deterministic: true` and only tests use them.
  */
 import type { Bytes } from '../bytes';
 import type { RandomSource } from '../random';
@@ -51,6 +52,24 @@ export function seededRandom(seed: string): SeededRandom {
     },
     int(bound: number): number {
       return next() % bound;
+    },
+  };
+}
+
+/**
+ * Returns `seed` for the one request of its length and throws on any other,
+ * so a key pair or encapsulation is derived from a test vector's value.
+ */
+export function fixedRandom(seed: Bytes): RandomSource {
+  let used = false;
+  return {
+    deterministic: true,
+    bytes(length: number): Bytes {
+      if (used || length !== seed.length) {
+        throw new Error(`unexpected request for ${length} random bytes`);
+      }
+      used = true;
+      return seed;
     },
   };
 }
