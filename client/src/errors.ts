@@ -14,7 +14,9 @@ export type ClientErrorCode =
   | 'no-session'
   | 'relay-error'
   | 'decryption-failed'
-  | 'storage-failed';
+  | 'storage-failed'
+  | 'group-change-rejected'
+  | 'not-group-member';
 
 export class ClientError extends Error {
   override readonly name = 'ClientError';

@@ -66,6 +66,8 @@ describe('Engine', () => {
     expect(await bob.store.listConversations()).toEqual([
       {
         peerId: 'alice',
+        kind: 'direct',
+        name: 'alice',
         unread: 1,
         lastActivity: expect.any(Number),
         lastMessage: { direction: 'in', text: 'hello bob' },

@@ -23,11 +23,36 @@ import {
   toBase64Url,
 } from '../../../shared/crypto/bytes';
 import { CryptoError } from '../../../shared/crypto/errors';
+import {
+  applyGroupChange,
+  createGroup,
+  decodeGroupStateEntry,
+  decodeSignedGroupChange,
+  encodeSignedGroupChange,
+  type GroupChange,
+  type GroupState,
+  signGroupChange,
+  type SignedGroupChange,
+} from '../../../shared/crypto/group-state';
+import { MAX_GROUP_NAME_BYTES } from '../../../shared/crypto/limits';
 import { verifyPeerCertificate } from '../../../shared/crypto/pqxdh';
 import {
   type SafetyNumber,
   computeSafetyNumber,
 } from '../../../shared/crypto/safety-number';
+import {
+  createSenderKey,
+  decodeSenderKeyDistribution,
+  decryptGroupMessage,
+  encodeSenderKeyDistribution,
+  encryptGroupMessage,
+  GROUP_ID_LENGTH,
+  needsRotation,
+  parseGroupMessageHeader,
+  processSenderKeyDistribution,
+  rotateSenderKey,
+  senderKeyDistribution,
+} from '../../../shared/crypto/sender-key';
 import type { SessionRecord } from '../../../shared/crypto/session';
 import {
   LAST_RESORT_KEY_ID_BASE,
@@ -38,6 +63,8 @@ import { type RandomSource, systemRandom } from '../../../shared/crypto/random';
 import {
   type Content,
   decodeContent,
+  type GroupChangeContent,
+  type SenderKeyContent,
   encodeContent,
   MAX_RECEIPT_MESSAGE_IDS,
   MAX_TEXT_LENGTH,
@@ -58,8 +85,21 @@ import {
   Username,
 } from '../../../shared/wire/schemas';
 import { ClientError, identityChanged } from '../errors';
-import type { LocalStore, SerializedSession } from '../storage/local-store';
-import type { ContactRow, OutboxRow } from '../storage/schema';
+import {
+  addressKey,
+  groupConversationId,
+  groupIdOf,
+  type LocalStore,
+  type SerializedSession,
+  type StoredOwnSenderKey,
+} from '../storage/local-store';
+import type { ContactRow, GroupRow, OutboxRow } from '../storage/schema';
+import {
+  describeGroupChange,
+  groupStateOf,
+  removesMember,
+  senderKeyRecordId,
+} from './groups';
 import { createLogger } from './logger';
 import { cloakProtocol, type Protocol } from './protocol';
 import { KeyedQueue } from './queue';
@@ -73,6 +113,17 @@ export type EngineChange =
   | { readonly type: 'messages'; readonly peerId: string }
   /** The contact's verified mark or pending identity key changed. */
   | { readonly type: 'contact'; readonly peerId: string };
+
+/** A group's verified membership, as the user interface shows it. */
+export interface GroupInfo {
+  readonly name: string;
+  /** User ids, sorted. */
+  readonly members: readonly string[];
+  readonly admins: readonly string[];
+  /** False once we left or were removed. */
+  readonly isMember: boolean;
+  readonly isAdmin: boolean;
+}
 
 /** Identity key status of a contact, as the user interface shows it. */
 export interface ContactStatus {
@@ -229,6 +280,10 @@ export class Engine {
       await this.acknowledge(envelope.id);
       return;
     }
+    if (envelope.kind === 'group') {
+      await this.receiveGroupMessage(envelope);
+      return;
+    }
     if (envelope.kind !== 'prekey' && envelope.kind !== 'message') {
       log.warn('unsupported envelope kind dropped');
       await this.acknowledge(envelope.id);
@@ -273,7 +328,7 @@ export class Engine {
         theirIdentityKey: decrypted.theirIdentityKey,
         consumed: decrypted.consumed,
         text:
-          content?.type === 'text'
+          content?.type === 'text' && content.groupId === undefined
             ? {
                 messageId: content.messageId,
                 text: content.text,
@@ -294,6 +349,13 @@ export class Engine {
       return;
     }
 
+    if (outcome.status === 'committed') {
+      if (content?.type === 'group-change') {
+        await this.receiveGroupChange(content);
+      } else if (content?.type === 'sender-key') {
+        await this.receiveSenderKey(from, content);
+      }
+    }
     await this.acknowledge(envelope.id);
     if (outcome.status === 'duplicate') return;
     const changed =
@@ -304,7 +366,11 @@ export class Engine {
       this.onChange({ type: 'messages', peerId: from.userId });
       this.onChange({ type: 'conversations' });
     }
-    if (content?.type === 'text' && outcome.newMessage) {
+    if (
+      content?.type === 'text' &&
+      content.groupId === undefined &&
+      outcome.newMessage
+    ) {
       void this.sendReceipt(from, [content.messageId]);
     }
   }
@@ -602,6 +668,8 @@ export class Engine {
         ),
       );
     }
+    const groupId = groupIdOf(peerId);
+    if (groupId !== undefined) return this.sendGroupText(groupId, text);
     return this.queue.run(peerId, async () => {
       const contact = await this.store.contact(peerId);
       if (contact?.pendingIdentityKey) throw identityChanged(peerId);
@@ -970,6 +1038,563 @@ export class Engine {
       if (!this.transport.connected) return;
       await this.deliver(item);
     }
+  }
+
+  // Groups.
+
+  /** The signer of our own group changes: our user identity key. */
+  private groupAuthor(): { userId: string; identityKey: CryptoKey } {
+    return {
+      userId: this.identity.userId,
+      identityKey: this.identity.identityKey.privateKey,
+    };
+  }
+
+  /**
+   * Returns the pinned identity key of a change's author. An author we have
+   * no contact with (an admin who added members before we joined) is
+   * pinned on first use from its bundles, as a new chat would be.
+   */
+  private async authorIdentityKey(userId: string): Promise<Bytes> {
+    if (userId === this.identity.userId) {
+      return this.identity.identityKey.publicKey;
+    }
+    let contact = await this.store.contact(userId);
+    if (!contact) {
+      await this.initiateSessions(userId);
+      contact = await this.store.contact(userId);
+    }
+    if (!contact) {
+      throw new ClientError('unknown-user', `${userId} has no identity key.`);
+    }
+    return contact.identityKey;
+  }
+
+  /**
+   * Verifies signed changes in order on top of `row` (undefined before the
+   * creation) and returns the new row with a notice per change. Throws the
+   * `CryptoError` of the first change that fails; nothing is stored then.
+   */
+  private async acceptGroupChanges(
+    groupId: string,
+    row: GroupRow | undefined,
+    changes: readonly Bytes[],
+  ): Promise<{ row: GroupRow; notices: { id: string; text: string }[] }> {
+    let state: GroupState | undefined = row ? groupStateOf(row) : undefined;
+    const log = [...(row?.log ?? [])];
+    const notices: { id: string; text: string }[] = [];
+    let keyEpoch = row?.keyEpoch ?? 0;
+    for (const bytes of changes) {
+      const signed = decodeSignedGroupChange(bytes);
+      const entry = decodeGroupStateEntry(signed.entry);
+      if (toBase64Url(entry.groupId) !== groupId) {
+        throw new CryptoError(
+          'invalid-message',
+          'acceptGroupChanges',
+          'a change names another group than its content',
+        );
+      }
+      const identityKey = await this.authorIdentityKey(entry.author);
+      state = await applyGroupChange(state, signed, identityKey);
+      log.push(bytes);
+      notices.push({
+        id: `change-${entry.version}`,
+        text: describeGroupChange(entry),
+      });
+      if (removesMember(entry)) keyEpoch++;
+    }
+    if (!state) {
+      throw new CryptoError(
+        'missing-group-change',
+        'acceptGroupChanges',
+        'no change to apply',
+      );
+    }
+    return {
+      row: {
+        groupId,
+        name: state.name,
+        version: state.version,
+        hash: state.hash,
+        members: state.members,
+        admins: state.admins,
+        log,
+        keyEpoch,
+      },
+      notices,
+    };
+  }
+
+  private async storeGroup(
+    row: GroupRow,
+    notices: readonly { id: string; text: string }[],
+  ): Promise<void> {
+    const [first, ...rest] = notices;
+    await this.store.putGroup(row, first, this.now());
+    for (const notice of rest) {
+      await this.store.addNotice(
+        groupConversationId(row.groupId),
+        notice.id,
+        notice.text,
+        this.now(),
+      );
+    }
+    this.onChange({
+      type: 'messages',
+      peerId: groupConversationId(row.groupId),
+    });
+    this.onChange({ type: 'conversations' });
+  }
+
+  /**
+   * Applies a group change received over a pairwise session. A change that
+   * no admin signed, that forks or replays the log, or that does not follow
+   * the verified state is rejected: the state stays as it was and the
+   * thread shows a warning.
+   */
+  private async receiveGroupChange(content: GroupChangeContent): Promise<void> {
+    const groupId = content.groupId;
+    const conversationId = groupConversationId(groupId);
+    await this.queue.run(conversationId, async () => {
+      const row = await this.store.group(groupId);
+      const changes = [...(row ? [] : (content.log ?? [])), content.change];
+      let accepted;
+      try {
+        accepted = await this.acceptGroupChanges(
+          groupId,
+          row,
+          changes.map((change) => fromBase64Url(change)),
+        );
+      } catch (error) {
+        log.error('group change rejected', error);
+        const warning =
+          'A change to this group was rejected because it is not signed ' +
+          'by an admin or does not follow the verified member list. The ' +
+          'member list stays as it was.';
+        if (row) {
+          await this.store.addNotice(
+            conversationId,
+            `rejected-${toBase64Url(this.random.bytes(16))}`,
+            warning,
+            this.now(),
+          );
+          this.onChange({ type: 'messages', peerId: conversationId });
+        }
+        this.onError(
+          new ClientError('group-change-rejected', warning, { cause: error }),
+        );
+        return;
+      }
+      if (!row && !accepted.row.members.includes(this.identity.userId)) {
+        log.warn('group log without us dropped');
+        return;
+      }
+      await this.storeGroup(accepted.row, accepted.notices);
+      log.info('group change accepted', { version: accepted.row.version });
+    });
+  }
+
+  /**
+   * Stores a member device's sender key. Membership is checked when its
+   * messages arrive, so a distribution that overtakes the change adding its
+   * sender is kept.
+   */
+  private async receiveSenderKey(
+    from: Address,
+    content: SenderKeyContent,
+  ): Promise<void> {
+    try {
+      const distribution = decodeSenderKeyDistribution(
+        fromBase64Url(content.distribution),
+      );
+      if (toBase64Url(distribution.groupId) !== content.groupId) {
+        throw new CryptoError(
+          'invalid-message',
+          'receiveSenderKey',
+          'distribution names another group than its content',
+        );
+      }
+      const id = senderKeyRecordId(
+        content.groupId,
+        from,
+        distribution.distributionId,
+      );
+      const record = await this.store.senderKeyRecord(id);
+      await this.store.putSenderKeyRecord(
+        id,
+        processSenderKeyDistribution(record, distribution),
+      );
+    } catch (error) {
+      log.error('sender key dropped', error);
+    }
+  }
+
+  /**
+   * Decrypts a group message from a member of the verified state. Messages
+   * from anyone else, or for a group we are not in, are dropped.
+   */
+  private async receiveGroupMessage(envelope: Envelope): Promise<void> {
+    const from = envelope.from;
+    const body = fromBase64Url(envelope.body);
+    try {
+      const header = parseGroupMessageHeader(body);
+      const groupId = toBase64Url(header.groupId);
+      const conversationId = groupConversationId(groupId);
+      const row = await this.store.group(groupId);
+      if (
+        !row?.members.includes(from.userId) ||
+        !row.members.includes(this.identity.userId)
+      ) {
+        throw new ClientError(
+          'not-group-member',
+          `A group message from ${from.userId}, who is not a member of ` +
+            'the group, was dropped.',
+        );
+      }
+      const recordId = senderKeyRecordId(groupId, from, header.distributionId);
+      const record = await this.store.senderKeyRecord(recordId);
+      if (!record) {
+        throw new CryptoError(
+          'unknown-sender-key',
+          'receiveGroupMessage',
+          'no sender key from this device',
+        );
+      }
+      const decrypted = await decryptGroupMessage(record, from, body);
+      const content = parseContent(decrypted.plaintext);
+      const text =
+        content?.type === 'text' && content.groupId === groupId
+          ? {
+              messageId: content.messageId,
+              text: content.text,
+              sentAt: content.sentAt,
+            }
+          : undefined;
+      const newMessage = await this.store.commitGroupReceived({
+        envelopeId: envelope.id,
+        conversationId,
+        recordId,
+        record: decrypted.record,
+        text,
+        unread: this.activePeer !== conversationId,
+        now: this.now(),
+      });
+      await this.acknowledge(envelope.id);
+      if (newMessage) {
+        this.onChange({ type: 'messages', peerId: conversationId });
+        this.onChange({ type: 'conversations' });
+      }
+    } catch (error) {
+      log.error('group message dropped', error);
+      await this.acknowledge(envelope.id);
+      if (CryptoError.is(error, 'duplicate-message')) return;
+      this.onError(
+        ClientError.is(error)
+          ? error
+          : new ClientError(
+              'decryption-failed',
+              `A group message from ${from.userId} could not be decrypted ` +
+                'and was dropped.',
+              { cause: error },
+            ),
+      );
+    }
+  }
+
+  /** Returns a group's verified membership, or undefined if unknown. */
+  async groupInfo(conversationId: string): Promise<GroupInfo | undefined> {
+    const groupId = groupIdOf(conversationId);
+    const row =
+      groupId === undefined ? undefined : await this.store.group(groupId);
+    if (!row) return undefined;
+    const self = this.identity.userId;
+    return {
+      name: row.name,
+      members: row.members,
+      admins: row.admins,
+      isMember: row.members.includes(self),
+      isAdmin: row.admins.includes(self),
+    };
+  }
+
+  /** Creates a group with us as its only member and admin. */
+  async createGroup(name: string): Promise<string> {
+    const trimmed = name.trim();
+    const length = new TextEncoder().encode(trimmed).length;
+    if (length === 0 || length > MAX_GROUP_NAME_BYTES) {
+      throw new ClientError(
+        'invalid-message',
+        `A group name must have 1 to ${MAX_GROUP_NAME_BYTES} bytes.`,
+      );
+    }
+    const groupIdBytes = this.random.bytes(GROUP_ID_LENGTH);
+    const groupId = toBase64Url(groupIdBytes);
+    const signed = await createGroup(
+      groupIdBytes,
+      trimmed,
+      [],
+      this.groupAuthor(),
+      this.now(),
+    );
+    const conversationId = groupConversationId(groupId);
+    await this.queue.run(conversationId, async () => {
+      const accepted = await this.acceptGroupChanges(groupId, undefined, [
+        encodeSignedGroupChange(signed),
+      ]);
+      await this.storeGroup(accepted.row, accepted.notices);
+    });
+    log.info('group created');
+    return conversationId;
+  }
+
+  /** Adds a user to a group we administer; the user reads from now on. */
+  async addGroupMember(
+    conversationId: string,
+    username: string,
+  ): Promise<void> {
+    const parsed = Username.safeParse(username);
+    if (!parsed.success) {
+      throw new ClientError(
+        'invalid-username',
+        `"${username.trim()}" is not a valid username: ` +
+          (parsed.error.issues[0]?.message ?? 'invalid'),
+      );
+    }
+    const userId = parsed.data;
+    await this.queue.run(userId, async () => {
+      if ((await this.store.sessionAddresses(userId)).length === 0) {
+        await this.initiateSessions(userId);
+      }
+    });
+    await this.changeGroup(conversationId, { type: 'add', userIds: [userId] });
+  }
+
+  /** Removes a member from a group we administer. */
+  removeGroupMember(conversationId: string, userId: string): Promise<void> {
+    return this.changeGroup(conversationId, {
+      type: 'remove',
+      userIds: [userId],
+    });
+  }
+
+  /**
+   * Leaves a group. When we are its last admin, another member is made an
+   * admin first, so that the group can still change.
+   */
+  async leaveGroup(conversationId: string): Promise<void> {
+    const info = await this.groupInfo(conversationId);
+    const self = this.identity.userId;
+    const successor = info?.members.find((member) => member !== self);
+    if (info?.isAdmin && info.admins.length === 1 && successor) {
+      await this.changeGroup(conversationId, {
+        type: 'promote',
+        userIds: [successor],
+      });
+    }
+    await this.changeGroup(conversationId, { type: 'leave' });
+  }
+
+  /**
+   * Signs a change, applies it to our verified state and sends it over the
+   * pairwise sessions to every member before and after it. New members
+   * also get the earlier log, so that they verify it from the creation.
+   */
+  private async changeGroup(
+    conversationId: string,
+    change: GroupChange,
+  ): Promise<void> {
+    const groupId = groupIdOf(conversationId);
+    if (groupId === undefined) {
+      throw new ClientError('not-group-member', 'This is not a group.');
+    }
+    const result = await this.queue.run(conversationId, async () => {
+      const row = await this.store.group(groupId);
+      if (!row?.members.includes(this.identity.userId)) {
+        throw new ClientError(
+          'not-group-member',
+          'You are no longer a member of this group.',
+        );
+      }
+      let signed: SignedGroupChange;
+      try {
+        signed = await signGroupChange(
+          groupStateOf(row),
+          change,
+          this.groupAuthor(),
+          this.now(),
+        );
+      } catch (error) {
+        throw new ClientError(
+          'invalid-message',
+          CryptoError.is(error, 'unauthorized-change')
+            ? 'Only an admin of the group can do that.'
+            : 'That change does not apply to the current member list.',
+          { cause: error },
+        );
+      }
+      const encoded = encodeSignedGroupChange(signed);
+      const accepted = await this.acceptGroupChanges(groupId, row, [encoded]);
+      await this.storeGroup(accepted.row, accepted.notices);
+      return { before: row, after: accepted.row, encoded };
+    });
+    const self = this.identity.userId;
+    const recipients = [
+      ...new Set([...result.before.members, ...result.after.members]),
+    ].filter((member) => member !== self);
+    for (const member of recipients) {
+      const isNew = !result.before.members.includes(member);
+      const content: Content = {
+        v: 1,
+        type: 'group-change',
+        groupId,
+        change: toBase64Url(result.encoded),
+        ...(isNew
+          ? { log: result.before.log.map((entry) => toBase64Url(entry)) }
+          : {}),
+      };
+      await this.sendPairwise(member, content);
+    }
+  }
+
+  /** Encrypts a content for every device of a member and sends it in order. */
+  private async sendPairwise(userId: string, content: Content): Promise<void> {
+    const outbox = await this.queue.run(userId, () =>
+      this.encryptForContact(userId, content, undefined),
+    );
+    for (const item of outbox) await this.deliver(item);
+  }
+
+  /**
+   * Encrypts a text once with our sender key and sends one envelope to
+   * every device of the verified members. Our chain is replaced first when
+   * a member left since it was made, or when it is due; each member device
+   * without its distribution gets it over a pairwise session first.
+   */
+  private sendGroupText(groupId: string, text: string): Promise<void> {
+    const conversationId = groupConversationId(groupId);
+    return this.queue.run(`send:${conversationId}`, async () => {
+      const row = await this.store.group(groupId);
+      if (!row?.members.includes(this.identity.userId)) {
+        throw new ClientError(
+          'not-group-member',
+          'You are no longer a member of this group.',
+        );
+      }
+      const messageId = toBase64Url(this.random.bytes(16));
+      const sentAt = this.now();
+      const message = await this.store.addOutgoingMessage(
+        conversationId,
+        messageId,
+        text,
+        sentAt,
+      );
+      this.onChange({ type: 'messages', peerId: conversationId });
+      this.onChange({ type: 'conversations' });
+      let item: OutboxRow | undefined;
+      try {
+        item = await this.encryptForGroup(
+          row,
+          { v: 1, type: 'text', messageId, sentAt, text, groupId },
+          message.key,
+        );
+      } catch (error) {
+        await this.store.setMessageState(message.key, 'failed');
+        this.onChange({ type: 'messages', peerId: conversationId });
+        throw error;
+      }
+      if (!item) {
+        await this.store.setMessageState(message.key, 'sent');
+        this.onChange({ type: 'messages', peerId: conversationId });
+        return;
+      }
+      await this.deliver(item);
+    });
+  }
+
+  private async encryptForGroup(
+    row: GroupRow,
+    content: Content,
+    messageRowKey: string,
+  ): Promise<OutboxRow | undefined> {
+    const now = this.now();
+    let own: StoredOwnSenderKey | undefined = await this.store.ownSenderKey(
+      row.groupId,
+    );
+    if (
+      !own ||
+      own.keyEpoch !== row.keyEpoch ||
+      needsRotation(own.senderKey, now)
+    ) {
+      const senderKey = own
+        ? await rotateSenderKey(own.senderKey, this.random, now)
+        : await createSenderKey(fromBase64Url(row.groupId), this.random, now);
+      own = { senderKey, keyEpoch: row.keyEpoch, distributedTo: [] };
+      log.info('sender key replaced');
+    }
+
+    const recipients: Address[] = [];
+    for (const member of row.members) {
+      if (member === this.identity.userId) continue;
+      let addresses = await this.store.sessionAddresses(member);
+      if (addresses.length === 0) {
+        await this.queue.run(member, () => this.initiateSessions(member));
+        addresses = await this.store.sessionAddresses(member);
+      }
+      recipients.push(...addresses);
+    }
+    if (recipients.length === 0) return undefined;
+
+    const distributedTo = new Set(own.distributedTo);
+    const distribution: Content = {
+      v: 1,
+      type: 'sender-key',
+      groupId: row.groupId,
+      distribution: toBase64Url(
+        encodeSenderKeyDistribution(senderKeyDistribution(own.senderKey)),
+      ),
+    };
+    const missing = recipients.filter(
+      (address) => !distributedTo.has(addressKey(address)),
+    );
+    for (const userId of new Set(missing.map((address) => address.userId))) {
+      await this.sendPairwise(userId, distribution);
+      for (const address of missing) {
+        if (address.userId === userId) distributedTo.add(addressKey(address));
+      }
+    }
+
+    const encrypted = await encryptGroupMessage(
+      own.senderKey,
+      this.self,
+      encodeContent(content),
+      this.random,
+    );
+    const id = toBase64Url(this.random.bytes(16));
+    const item: OutboxRow = {
+      id,
+      envelope: {
+        v: 1,
+        kind: 'group',
+        id,
+        to: recipients,
+        body: toBase64Url(encrypted.message),
+      },
+      peerId: groupConversationId(row.groupId),
+      messageKey: messageRowKey,
+      createdAt: now,
+    };
+    await this.store.commitGroupEncrypted(
+      row.groupId,
+      {
+        senderKey: encrypted.senderKey,
+        keyEpoch: own.keyEpoch,
+        distributedTo: [...distributedTo],
+      },
+      [],
+      [item],
+      now,
+    );
+    return item;
   }
 
   // Prekeys.

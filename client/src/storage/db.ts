@@ -38,6 +38,11 @@ export function openCloakDb(name: string = DB_NAME): Promise<CloakDb> {
         outbox.createIndex('by-message', 'messageKey');
         outbox.createIndex('by-time', 'createdAt');
       }
+      if (oldVersion < 2) {
+        db.createObjectStore('groups', { keyPath: 'groupId' });
+        db.createObjectStore('ownSenderKeys', { keyPath: 'groupId' });
+        db.createObjectStore('senderKeys', { keyPath: 'id' });
+      }
     },
   });
 }

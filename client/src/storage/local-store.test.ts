@@ -135,18 +135,24 @@ describe('LocalStore', () => {
     expect(await store.listConversations()).toEqual([
       {
         peerId: 'bob',
+        kind: 'direct',
+        name: 'bob',
         unread: 0,
         lastActivity: NOW + 2,
         lastMessage: { direction: 'out', text: 'again' },
       },
       {
         peerId: 'carol',
+        kind: 'direct',
+        name: 'carol',
         unread: 0,
         lastActivity: NOW + 1,
         lastMessage: { direction: 'out', text: 'hi carol' },
       },
       {
         peerId: 'dave',
+        kind: 'direct',
+        name: 'dave',
         unread: 0,
         lastActivity: NOW - 1_000,
         lastMessage: undefined,

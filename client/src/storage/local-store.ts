@@ -22,6 +22,14 @@ import type {
 } from '../../../shared/crypto/keys';
 import type { RandomSource } from '../../../shared/crypto/random';
 import { openRecord, sealRecord } from '../../../shared/crypto/sealed-storage';
+import {
+  openOwnSenderKey,
+  openSenderKeyRecord,
+  type OwnSenderKey,
+  sealOwnSenderKey,
+  sealSenderKeyRecord,
+  type SenderKeyRecord,
+} from '../../../shared/crypto/sender-key';
 import type { PrekeyLookup } from '../../../shared/crypto/session';
 import type { Address, RegisterRequest } from '../../../shared/wire/schemas';
 import { ClientError, identityChanged } from '../errors';
@@ -31,6 +39,7 @@ import {
   type CloakSchema,
   type ContactRow,
   type ConversationRow,
+  type GroupRow,
   type MessageRow,
   type MessageState,
   type OutboxRow,
@@ -62,8 +71,47 @@ export function messageKey(peerId: string, messageId: string): string {
   return `${peerId}/${messageId}`;
 }
 
+const GROUP_PREFIX = 'group:';
+
+/** The conversation id of a group, from its base64url group id. */
+export function groupConversationId(groupId: string): string {
+  return `${GROUP_PREFIX}${groupId}`;
+}
+
+/** The base64url group id of a group conversation, or undefined. */
+export function groupIdOf(conversationId: string): string | undefined {
+  return conversationId.startsWith(GROUP_PREFIX)
+    ? conversationId.slice(GROUP_PREFIX.length)
+    : undefined;
+}
+
+/** Our sender key in one group, with what the store keeps beside it. */
+export interface StoredOwnSenderKey {
+  readonly senderKey: OwnSenderKey;
+  readonly keyEpoch: number;
+  readonly distributedTo: readonly string[];
+}
+
+/** One decrypted group message, committed with its sender key record. */
+export interface GroupReceivedCommit {
+  readonly envelopeId: string;
+  readonly conversationId: string;
+  readonly recordId: string;
+  readonly record: SenderKeyRecord;
+  readonly text?: {
+    readonly messageId: string;
+    readonly text: string;
+    readonly sentAt: number;
+  };
+  readonly unread: boolean;
+  readonly now: number;
+}
+
 export interface ConversationView {
   readonly peerId: string;
+  readonly kind: 'direct' | 'group';
+  /** The contact's user id, or the group's name. */
+  readonly name: string;
   readonly unread: number;
   /** Local time of the last message or of the conversation's creation. */
   readonly lastActivity: number;
@@ -1012,12 +1060,22 @@ export class LocalStore {
     const views = await Promise.all(
       rows.map(async ({ peerId, unread, lastActivity }) => ({
         peerId,
+        ...(await this.conversationName(peerId)),
         unread,
         lastActivity,
         lastMessage: await this.lastMessage(peerId),
       })),
     );
     return views.sort(byLastActivity);
+  }
+
+  private async conversationName(
+    peerId: string,
+  ): Promise<{ kind: 'direct' | 'group'; name: string }> {
+    const groupId = groupIdOf(peerId);
+    if (groupId === undefined) return { kind: 'direct', name: peerId };
+    const group = await this.db.get('groups', groupId);
+    return { kind: 'group', name: group?.name ?? 'Group' };
   }
 
   /** Opens the newest message row of a conversation, in thread order. */
@@ -1068,6 +1126,207 @@ export class LocalStore {
       if (row && row.unread !== 0) {
         await tx.objectStore('conversations').put({ ...row, unread: 0 });
       }
+    });
+  }
+
+  // Groups.
+
+  async group(groupId: string): Promise<GroupRow | undefined> {
+    return this.db.get('groups', groupId);
+  }
+
+  /**
+   * Stores a group's verified state, creates its conversation on first use
+   * and adds `notice` (such as "alice added carol") to its thread, in one
+   * transaction.
+   */
+  async putGroup(
+    row: GroupRow,
+    notice: { readonly id: string; readonly text: string } | undefined,
+    now: number,
+  ): Promise<void> {
+    const conversationId = groupConversationId(row.groupId);
+    const noticeRow = notice
+      ? await this.sealedNotice(conversationId, notice.id, notice.text, now)
+      : undefined;
+    const stores: ['groups', 'conversations', 'messages'] = [
+      'groups',
+      'conversations',
+      'messages',
+    ];
+    await inTransaction(this.db, stores, async (tx) => {
+      await tx.objectStore('groups').put(row);
+      const messages = tx.objectStore('messages');
+      if (noticeRow && !(await messages.get(noticeRow.key))) {
+        await messages.put(noticeRow);
+      }
+      await touchConversation(
+        tx.objectStore('conversations'),
+        conversationId,
+        now,
+        0,
+      );
+    });
+  }
+
+  /** Adds a local notice, such as a rejected group change, to a thread. */
+  async addNotice(
+    conversationId: string,
+    noticeId: string,
+    text: string,
+    now: number,
+  ): Promise<void> {
+    const row = await this.sealedNotice(conversationId, noticeId, text, now);
+    await inTransaction(this.db, ['messages', 'conversations'], async (tx) => {
+      const messages = tx.objectStore('messages');
+      if (await messages.get(row.key)) return;
+      await messages.put(row);
+      await touchConversation(
+        tx.objectStore('conversations'),
+        conversationId,
+        now,
+        0,
+      );
+    });
+  }
+
+  private async sealedNotice(
+    peerId: string,
+    noticeId: string,
+    text: string,
+    now: number,
+  ): Promise<MessageRow> {
+    const key = messageKey(peerId, noticeId);
+    return {
+      key,
+      peerId,
+      messageId: noticeId,
+      direction: 'notice',
+      sealedText: await this.seal(RecordKind.message, key, utf8(text)),
+      sentAt: now,
+      state: 'received',
+      order: nextOrder(now),
+    };
+  }
+
+  async ownSenderKey(groupId: string): Promise<StoredOwnSenderKey | undefined> {
+    const row = await this.db.get('ownSenderKeys', groupId);
+    if (!row) return undefined;
+    return {
+      senderKey: await openOwnSenderKey(this.storageKey, groupId, row.sealed),
+      keyEpoch: row.keyEpoch,
+      distributedTo: row.distributedTo,
+    };
+  }
+
+  /**
+   * Stores our advanced sender key, the sessions that carried its
+   * distribution and the envelopes in one transaction, so that a stored
+   * chain never runs ahead of its stored ciphertext.
+   */
+  async commitGroupEncrypted(
+    groupId: string,
+    own: StoredOwnSenderKey,
+    sessions: readonly SerializedSession[],
+    outbox: readonly OutboxRow[],
+    now: number,
+  ): Promise<void> {
+    const sealed = await sealOwnSenderKey(
+      this.storageKey,
+      groupId,
+      own.senderKey,
+      this.random,
+    );
+    const rows = await Promise.all(
+      sessions.map((session) => this.sealSession(session, now)),
+    );
+    const stores: ['ownSenderKeys', 'sessions', 'outbox'] = [
+      'ownSenderKeys',
+      'sessions',
+      'outbox',
+    ];
+    await inTransaction(this.db, stores, async (tx) => {
+      await tx.objectStore('ownSenderKeys').put({
+        groupId,
+        sealed,
+        keyEpoch: own.keyEpoch,
+        distributedTo: own.distributedTo,
+      });
+      for (const row of rows) await tx.objectStore('sessions').put(row);
+      for (const item of outbox) await tx.objectStore('outbox').put(item);
+    });
+  }
+
+  async senderKeyRecord(id: string): Promise<SenderKeyRecord | undefined> {
+    const row = await this.db.get('senderKeys', id);
+    if (!row) return undefined;
+    return openSenderKeyRecord(this.storageKey, id, row.sealed);
+  }
+
+  async putSenderKeyRecord(id: string, record: SenderKeyRecord): Promise<void> {
+    const sealed = await sealSenderKeyRecord(
+      this.storageKey,
+      id,
+      record,
+      this.random,
+    );
+    await this.db.put('senderKeys', { id, sealed });
+  }
+
+  /**
+   * Commits one decrypted group message: the advanced sender key record,
+   * the processed envelope id and the message, in one transaction. An
+   * envelope id already processed writes nothing and returns false.
+   */
+  async commitGroupReceived(commit: GroupReceivedCommit): Promise<boolean> {
+    const sealedRecord = await sealSenderKeyRecord(
+      this.storageKey,
+      commit.recordId,
+      commit.record,
+      this.random,
+    );
+    const text = commit.text;
+    const key = text
+      ? messageKey(commit.conversationId, text.messageId)
+      : undefined;
+    const sealedText =
+      text && key
+        ? await this.seal(RecordKind.message, key, utf8(text.text))
+        : undefined;
+    const stores: ['processed', 'senderKeys', 'messages', 'conversations'] = [
+      'processed',
+      'senderKeys',
+      'messages',
+      'conversations',
+    ];
+    return inTransaction(this.db, stores, async (tx) => {
+      const processed = tx.objectStore('processed');
+      if (await processed.get(commit.envelopeId)) return false;
+      await processed.put({ id: commit.envelopeId, processedAt: commit.now });
+      await tx
+        .objectStore('senderKeys')
+        .put({ id: commit.recordId, sealed: sealedRecord });
+      const messages = tx.objectStore('messages');
+      if (!text || !key || !sealedText || (await messages.get(key))) {
+        return false;
+      }
+      await messages.put({
+        key,
+        peerId: commit.conversationId,
+        messageId: text.messageId,
+        direction: 'in',
+        sealedText,
+        sentAt: text.sentAt,
+        state: 'received',
+        order: nextOrder(commit.now),
+      });
+      await touchConversation(
+        tx.objectStore('conversations'),
+        commit.conversationId,
+        commit.now,
+        commit.unread ? 1 : 0,
+      );
+      return true;
     });
   }
 
@@ -1153,6 +1412,7 @@ async function touchConversation(
   const row: ConversationRow | undefined = await conversations.get(peerId);
   await conversations.put({
     peerId,
+    kind: groupIdOf(peerId) === undefined ? 'direct' : 'group',
     createdAt: row?.createdAt ?? now,
     lastActivity: Math.max(row?.lastActivity ?? 0, now),
     unread: (row?.unread ?? 0) + addUnread,

@@ -15,7 +15,7 @@ import type {
 } from '../../../shared/wire/schemas';
 
 export const DB_NAME = 'cloak';
-export const DB_VERSION = 1;
+export const DB_VERSION = 2;
 
 /** Key of the single row in the `identity`, `storageKey` and `settings` stores. */
 export const SELF = 'self';
@@ -102,8 +102,13 @@ export interface ContactRow {
 }
 
 export interface ConversationRow {
-  /** The contact's user id; one conversation per contact. */
+  /**
+   * The contact's user id, one conversation per contact; for a group,
+   * `group:` and the group id (a colon never occurs in a user id).
+   */
   readonly peerId: string;
+  /** Absent in rows stored before groups existed, which are direct. */
+  readonly kind?: 'direct' | 'group';
   readonly createdAt: number;
   readonly lastActivity: number;
   readonly unread: number;
@@ -161,7 +166,48 @@ export interface OutboxRow {
   readonly createdAt: number;
 }
 
+/** A group's verified state and the log it was verified from. */
+export interface GroupRow {
+  /** Group id, as base64url. */
+  readonly groupId: string;
+  readonly name: string;
+  readonly version: number;
+  /** Hash of the latest accepted entry. */
+  readonly hash: Bytes;
+  /** User ids, sorted. */
+  readonly members: readonly string[];
+  readonly admins: readonly string[];
+  /** Every accepted signed change (`encodeSignedGroupChange`), oldest first. */
+  readonly log: readonly Bytes[];
+  /**
+   * Raised each time a member leaves or is removed. Our sender key records
+   * the epoch it was made in, and a key from an earlier epoch is replaced
+   * before the next message.
+   */
+  readonly keyEpoch: number;
+}
+
+/** Our sending chain in one group, sealed with the storage key. */
+export interface OwnSenderKeyRow {
+  /** Group id, as base64url. */
+  readonly groupId: string;
+  readonly sealed: Bytes;
+  readonly keyEpoch: number;
+  /** `userId.deviceId` of every device that holds this chain's distribution. */
+  readonly distributedTo: readonly string[];
+}
+
+/** A member device's sender key record, sealed with the storage key. */
+export interface SenderKeyRow {
+  /** `groupId/userId.deviceId/distributionId`, ids as base64url. */
+  readonly id: string;
+  readonly sealed: Bytes;
+}
+
 export interface CloakSchema extends DBSchema {
+  groups: { key: string; value: GroupRow };
+  ownSenderKeys: { key: string; value: OwnSenderKeyRow };
+  senderKeys: { key: string; value: SenderKeyRow };
   identity: { key: string; value: LocalIdentity };
   storageKey: { key: string; value: CryptoKey };
   settings: { key: string; value: SettingsRow };

@@ -1,0 +1,252 @@
+import 'fake-indexeddb/auto';
+import { describe, expect, it } from 'vitest';
+import { fromBase64Url, toBase64Url } from '../../../shared/crypto/bytes';
+import {
+  encodeSignedGroupChange,
+  signGroupChange,
+} from '../../../shared/crypto/group-state';
+import {
+  decryptGroupMessage,
+  parseGroupMessageHeader,
+} from '../../../shared/crypto/sender-key';
+import type { LocalIdentity } from '../../../shared/crypto/keys';
+import type { Content } from '../../../shared/wire/content';
+import { groupIdOf } from '../storage/local-store';
+import {
+  createDevice,
+  deliverQueued,
+  MemoryRelay,
+  NOW,
+  type TestDevice,
+} from '../test-support/memory-relay';
+import { groupStateOf, senderKeyRecordId } from './groups';
+
+/** Delivers queued envelopes until no device has any left. */
+async function settle(relay: MemoryRelay, devices: TestDevice[]) {
+  for (let round = 0; round < 20; round++) {
+    let count = 0;
+    for (const device of devices) count += await deliverQueued(relay, device);
+    if (count === 0) return;
+  }
+  throw new Error('envelopes still queued after 20 rounds');
+}
+
+async function texts(device: TestDevice, conversationId: string) {
+  const messages = await device.store.listMessages(conversationId);
+  return messages.filter((m) => m.direction !== 'notice').map((m) => m.text);
+}
+
+async function notices(device: TestDevice, conversationId: string) {
+  const messages = await device.store.listMessages(conversationId);
+  return messages.filter((m) => m.direction === 'notice').map((m) => m.text);
+}
+
+/** Alice creates "Trip" and adds bob and carol. */
+async function trip() {
+  const relay = new MemoryRelay();
+  const alice = await createDevice(relay, 'alice');
+  const bob = await createDevice(relay, 'bob');
+  const carol = await createDevice(relay, 'carol');
+  const all = [alice, bob, carol];
+  const group = await alice.engine.createGroup('Trip');
+  await alice.engine.addGroupMember(group, 'bob');
+  await alice.engine.addGroupMember(group, 'carol');
+  await settle(relay, all);
+  return { relay, alice, bob, carol, all, group };
+}
+
+function sendPairwise(device: TestDevice, userId: string, content: Content) {
+  return device.engine['sendPairwise'](userId, content);
+}
+
+function identityOf(device: TestDevice): LocalIdentity {
+  return device.engine['identity'];
+}
+
+describe('group conversations', () => {
+  it('creates a group and adds members', async () => {
+    const { alice, bob, carol, group } = await trip();
+    for (const device of [alice, bob, carol]) {
+      expect(await device.engine.groupInfo(group)).toMatchObject({
+        name: 'Trip',
+        members: ['alice', 'bob', 'carol'],
+        admins: ['alice'],
+        isMember: true,
+      });
+    }
+    expect(await carol.store.listConversations()).toMatchObject([
+      { peerId: group, kind: 'group', name: 'Trip' },
+    ]);
+    expect(await notices(carol, group)).toEqual([
+      'alice created the group "Trip"',
+      'alice added bob',
+      'alice added carol',
+    ]);
+  });
+
+  it('delivers group messages to every member', async () => {
+    const { relay, alice, bob, carol, all, group } = await trip();
+    await bob.engine.sendText(group, 'hi from bob');
+    await settle(relay, all);
+    await carol.engine.sendText(group, 'hi from carol');
+    await settle(relay, all);
+
+    expect(await texts(alice, group)).toEqual(['hi from bob', 'hi from carol']);
+    expect(await texts(carol, group)).toEqual(['hi from bob', 'hi from carol']);
+    const [sent] = await bob.store
+      .listMessages(group)
+      .then((rows) => rows.filter((row) => row.direction === 'out'));
+    expect(sent?.state).toBe('sent');
+    expect(relay.queued(alice.address)).toEqual([]);
+  });
+
+  it('shows members from joining onwards', async () => {
+    const relay = new MemoryRelay();
+    const alice = await createDevice(relay, 'alice');
+    const bob = await createDevice(relay, 'bob');
+    const carol = await createDevice(relay, 'carol');
+    const group = await alice.engine.createGroup('Trip');
+    await alice.engine.addGroupMember(group, 'bob');
+    await settle(relay, [alice, bob, carol]);
+    await alice.engine.sendText(group, 'before carol');
+    await alice.engine.addGroupMember(group, 'carol');
+    await alice.engine.sendText(group, 'after carol');
+    await settle(relay, [alice, bob, carol]);
+
+    expect(await texts(bob, group)).toEqual(['before carol', 'after carol']);
+    expect(await texts(carol, group)).toEqual(['after carol']);
+  });
+
+  it('rotates sender keys after a removal', async () => {
+    const { relay, alice, bob, carol, all, group } = await trip();
+    await bob.engine.sendText(group, 'before removal');
+    await settle(relay, all);
+    await alice.engine.removeGroupMember(group, 'carol');
+    await settle(relay, all);
+    expect(await carol.engine.groupInfo(group)).toMatchObject({
+      isMember: false,
+      members: ['alice', 'bob'],
+    });
+    expect(await notices(bob, group)).toContain('alice removed carol');
+
+    await bob.engine.sendText(group, 'after removal');
+    const envelope = relay
+      .queued(alice.address)
+      .find((queued) => queued.kind === 'group');
+    if (!envelope) throw new Error('no group envelope for alice');
+    await settle(relay, all);
+    expect(await texts(alice, group)).toEqual([
+      'before removal',
+      'after removal',
+    ]);
+    expect(await texts(carol, group)).toEqual(['before removal']);
+
+    // Carol's copy of bob's old chain cannot open the new message.
+    const body = fromBase64Url(envelope.body);
+    const header = parseGroupMessageHeader(body);
+    const groupId = groupIdOf(group) ?? '';
+    const record = await carol.store.senderKeyRecord(
+      senderKeyRecordId(groupId, bob.address, header.distributionId),
+    );
+    if (!record) throw new Error('carol has no record of bob');
+    await expect(
+      decryptGroupMessage(record, bob.address, body),
+    ).rejects.toMatchObject({ code: 'unknown-sender-key' });
+  });
+
+  it('lets a member leave', async () => {
+    const { relay, alice, bob, carol, all, group } = await trip();
+    await carol.engine.leaveGroup(group);
+    await settle(relay, all);
+    expect(await alice.engine.groupInfo(group)).toMatchObject({
+      members: ['alice', 'bob'],
+    });
+    await alice.engine.sendText(group, 'carol is gone');
+    await settle(relay, all);
+    expect(await texts(bob, group)).toEqual(['carol is gone']);
+    expect(await texts(carol, group)).toEqual([]);
+  });
+
+  it('rejects a change signed by a non-admin', async () => {
+    const { relay, bob, carol, all, group } = await trip();
+    const groupId = groupIdOf(group) ?? '';
+    const row = await carol.store.group(groupId);
+    if (!row) throw new Error('carol has no group');
+    const forged = await signGroupChange(
+      { ...groupStateOf(row), admins: ['alice', 'carol'] },
+      { type: 'add', userIds: ['mallory'] },
+      {
+        userId: 'carol',
+        identityKey: identityOf(carol).identityKey.privateKey,
+      },
+      NOW,
+    );
+    await sendPairwise(carol, 'bob', {
+      v: 1,
+      type: 'group-change',
+      groupId,
+      change: toBase64Url(encodeSignedGroupChange(forged)),
+    });
+    await settle(relay, all);
+
+    expect(bob.errors.map((error) => error.code)).toContain(
+      'group-change-rejected',
+    );
+    expect((await bob.engine.groupInfo(group))?.members).toEqual([
+      'alice',
+      'bob',
+      'carol',
+    ]);
+    expect((await notices(bob, group)).at(-1)).toMatch(/rejected/);
+  });
+
+  it('rejects an unsigned or replayed change', async () => {
+    const { relay, alice, bob, all, group } = await trip();
+    const groupId = groupIdOf(group) ?? '';
+    const row = await alice.store.group(groupId);
+    const [creation, addBob] = row?.log ?? [];
+    if (!row || !creation || !addBob) throw new Error('alice has no log');
+    const unsigned = await signGroupChange(
+      groupStateOf(row),
+      { type: 'add', userIds: ['mallory'] },
+      {
+        userId: 'alice',
+        identityKey: identityOf(alice).identityKey.privateKey,
+      },
+      NOW,
+    );
+    const zeroed = encodeSignedGroupChange({
+      entry: unsigned.entry,
+      signature: new Uint8Array(64),
+    });
+    for (const change of [zeroed, addBob]) {
+      await sendPairwise(alice, 'bob', {
+        v: 1,
+        type: 'group-change',
+        groupId,
+        change: toBase64Url(change),
+      });
+    }
+    await settle(relay, all);
+
+    const rejected = bob.errors.filter(
+      (error) => error.code === 'group-change-rejected',
+    );
+    expect(rejected).toHaveLength(2);
+    expect((await bob.engine.groupInfo(group))?.members).toEqual([
+      'alice',
+      'bob',
+      'carol',
+    ]);
+  });
+
+  it('drops group messages from a removed member', async () => {
+    const { relay, alice, bob, carol, all, group } = await trip();
+    await alice.engine.removeGroupMember(group, 'carol');
+    await settle(relay, all);
+    await expect(carol.engine.sendText(group, 'still here?')).rejects.toThrow(
+      /no longer a member/,
+    );
+    expect(await texts(bob, group)).toEqual([]);
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * Helpers of the engine's group conversations: the verified state kept in
+ * a `GroupRow`, the ids of stored sender key records and the thread notice
+ * for each accepted change. The engine applies changes only through
+ * `applyGroupChange` with the author's pinned identity key.
+ */
+import { fromBase64Url, toBase64Url } from '../../../shared/crypto/bytes';
+import type {
+  GroupState,
+  GroupStateEntry,
+} from '../../../shared/crypto/group-state';
+import type { Address } from '../../../shared/wire/schemas';
+import { addressKey } from '../storage/local-store';
+import type { GroupRow } from '../storage/schema';
+
+/** The verified state of a stored group, as `applyGroupChange` takes it. */
+export function groupStateOf(row: GroupRow): GroupState {
+  return {
+    groupId: fromBase64Url(row.groupId),
+    version: row.version,
+    hash: row.hash,
+    name: row.name,
+    members: row.members,
+    admins: row.admins,
+  };
+}
+
+/** The store id of a member device's sender key record. */
+export function senderKeyRecordId(
+  groupId: string,
+  sender: Address,
+  distributionId: Uint8Array,
+): string {
+  return `${groupId}/${addressKey(sender)}/${toBase64Url(distributionId)}`;
+}
+
+function names(userIds: readonly string[]): string {
+  return userIds.join(', ');
+}
+
+/** The thread notice of an accepted change, such as "alice added carol". */
+export function describeGroupChange(entry: GroupStateEntry): string {
+  const author = entry.author;
+  const change = entry.change;
+  switch (change.type) {
+    case 'create':
+      return `${author} created the group "${entry.name}"`;
+    case 'add':
+      return `${author} added ${names(change.userIds)}`;
+    case 'remove':
+      return `${author} removed ${names(change.userIds)}`;
+    case 'leave':
+      return `${author} left the group`;
+    case 'rename':
+      return `${author} renamed the group to "${change.name}"`;
+    case 'promote':
+      return `${author} made ${names(change.userIds)} an admin`;
+    case 'demote':
+      return `${author} removed ${names(change.userIds)} as admin`;
+  }
+}
+
+/** True when the change takes a member out, so that sender keys rotate. */
+export function removesMember(entry: GroupStateEntry): boolean {
+  return entry.change.type === 'remove' || entry.change.type === 'leave';
+}
