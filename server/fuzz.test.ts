@@ -756,6 +756,38 @@ function makeRequest(
   }
 }
 
+/**
+ * Sends one fuzzed request. The relay answers an over-limit body with 413
+ * and closes the connection while the client may still be uploading, so a
+ * reset there is expected and returns undefined. Any other network error is
+ * retried once, because the pool may hand out a connection the relay closed.
+ */
+async function sendRequest(
+  request: ReturnType<typeof makeRequest>,
+  headers: Record<string, string>,
+): Promise<Response | undefined> {
+  const send = () =>
+    fetch(`${relay.url}${request.path}`, {
+      method: request.method,
+      headers,
+      ...(request.body === undefined ? {} : { body: request.body }),
+    });
+  try {
+    return await send();
+  } catch (error) {
+    const size =
+      typeof request.body === 'string'
+        ? Buffer.byteLength(request.body)
+        : (request.body?.byteLength ?? 0);
+    if (size > MAX_HTTP_BODY_BYTES) return undefined;
+    return await send().catch((retryError: unknown) => {
+      throw new Error(`${request.method} ${request.path} failed twice`, {
+        cause: [error, retryError],
+      });
+    });
+  }
+}
+
 async function fuzzHttp(
   fuzz: Fuzzer,
   registration: unknown,
@@ -769,11 +801,11 @@ async function fuzzHttp(
       const request = makeRequest(fuzz, registration);
       const headers: Record<string, string> = {};
       if (request.type) headers['content-type'] = request.type;
-      const response = await fetch(`${relay.url}${request.path}`, {
-        method: request.method,
-        headers,
-        ...(request.body === undefined ? {} : { body: request.body }),
-      });
+      const response = await sendRequest(request, headers);
+      if (!response) {
+        count(tally, 'http reset after an over-limit body');
+        continue;
+      }
       const text = await response.text();
       count(tally, `http ${response.status}`);
       if (response.status >= 500) {
