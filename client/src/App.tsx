@@ -5,8 +5,10 @@ import { AlertList } from './components/AlertList';
 import { ConnectionStatus } from './components/ConnectionStatus';
 import { ConversationList } from './components/ConversationList';
 import { CreateAccountForm } from './components/CreateAccountForm';
+import { GroupPanel } from './components/GroupPanel';
 import { KeyAccessLog } from './components/KeyAccessLog';
 import { MessageThread } from './components/MessageThread';
+import { NewGroupForm } from './components/NewGroupForm';
 import { RegistrationStatus } from './components/RegistrationStatus';
 import { StartChatForm } from './components/StartChatForm';
 import { StorageNotice } from './components/StorageNotice';
@@ -25,6 +27,11 @@ export function App() {
   const [snapshot, store] = useCloak();
   const phoneLayout = usePhoneLayout();
   const title = unreadTitle(snapshot.conversations);
+  const activeConversation = snapshot.conversations.find(
+    (conversation) => conversation.peerId === snapshot.activePeer,
+  );
+  const activeIsGroup = activeConversation?.kind === 'group';
+  const activeName = activeIsGroup ? activeConversation.name : undefined;
 
   useEffect(() => {
     document.title = title;
@@ -169,6 +176,7 @@ export function App() {
                 focusRequest={listFocus}
                 onOpen={(peerId) => void store.openConversation(peerId)}
               />
+              <NewGroupForm onCreate={(name) => store.createGroup(name)} />
             </aside>
             {snapshot.activePeer === undefined ? (
               <section className="thread thread-empty">
@@ -177,31 +185,49 @@ export function App() {
             ) : (
               <MessageThread
                 peerId={snapshot.activePeer}
+                {...(activeName === undefined ? {} : { title: activeName })}
                 messages={snapshot.messages}
                 focusRequest={composerFocus}
                 status={statusInThread ? connection : undefined}
                 verified={snapshot.contact?.verified ?? false}
                 keyChanged={snapshot.contact?.keyChangedAt !== undefined}
-                onVerify={() => {
-                  const peerId = snapshot.activePeer;
-                  setVerifying((open) =>
-                    open === peerId ? undefined : peerId,
-                  );
-                }}
+                {...(activeIsGroup
+                  ? {}
+                  : {
+                      onVerify: () => {
+                        const peerId = snapshot.activePeer;
+                        setVerifying((open) =>
+                          open === peerId ? undefined : peerId,
+                        );
+                      },
+                    })}
                 onAcceptKey={() => void store.acceptNewKey()}
                 verification={
-                  verifying === snapshot.activePeer && (
-                    <Suspense fallback={<p>Loading…</p>}>
-                      <SafetyNumberPanel
-                        peerId={snapshot.activePeer}
-                        verified={snapshot.contact?.verified ?? false}
-                        statusKey={`${snapshot.contact?.keyChangedAt ?? ''}`}
-                        loadSafetyNumber={loadSafetyNumber}
-                        onMarkVerified={(shown) => store.markVerified(shown)}
-                        onClose={() => setVerifying(undefined)}
-                      />
-                    </Suspense>
-                  )
+                  activeIsGroup
+                    ? snapshot.group &&
+                      snapshot.userId !== undefined && (
+                        <GroupPanel
+                          {...snapshot.group}
+                          self={snapshot.userId}
+                          onAdd={(username) => store.addGroupMember(username)}
+                          onRemove={(userId) => store.removeGroupMember(userId)}
+                          onLeave={() => store.leaveGroup()}
+                        />
+                      )
+                    : verifying === snapshot.activePeer && (
+                        <Suspense fallback={<p>Loading…</p>}>
+                          <SafetyNumberPanel
+                            peerId={snapshot.activePeer}
+                            verified={snapshot.contact?.verified ?? false}
+                            statusKey={`${snapshot.contact?.keyChangedAt ?? ''}`}
+                            loadSafetyNumber={loadSafetyNumber}
+                            onMarkVerified={(shown) =>
+                              store.markVerified(shown)
+                            }
+                            onClose={() => setVerifying(undefined)}
+                          />
+                        </Suspense>
+                      )
                 }
                 onSend={(text) => store.sendMessage(text)}
                 onBack={() => {

@@ -12,7 +12,8 @@ export type AlertSource =
   | 'engine'
   | 'storage'
   | 'verify'
-  | 'access-log';
+  | 'access-log'
+  | 'group';
 
 /** A button shown with an alert that offers the fix. */
 export type AlertAction = 'register-again';

@@ -20,6 +20,7 @@ import {
   type ContactStatus,
   Engine,
   type EngineChange,
+  type GroupInfo,
 } from '../engine/engine';
 import { acquireEngineLock } from '../engine/lock';
 import { createLogger, errorCode } from '../engine/logger';
@@ -31,6 +32,7 @@ import { ClientError } from '../errors';
 import { type CloakDb, openCloakDb } from '../storage/db';
 import {
   type ConversationView,
+  groupIdOf,
   LocalStore,
   type MessageView,
 } from '../storage/local-store';
@@ -79,6 +81,8 @@ export interface CloakSnapshot {
   readonly messages: readonly MessageView[];
   /** Identity key status of the open conversation's contact. */
   readonly contact: ContactStatus | undefined;
+  /** Verified membership of the open conversation, when it is a group. */
+  readonly group: GroupInfo | undefined;
   readonly alerts: readonly AlertMessage[];
 }
 
@@ -94,6 +98,7 @@ const initialSnapshot: CloakSnapshot = {
   activePeer: undefined,
   messages: [],
   contact: undefined,
+  group: undefined,
   alerts: [],
 };
 
@@ -383,6 +388,8 @@ export class CloakStore {
       void this.refreshContact();
     } else {
       void this.refreshMessages();
+      // Membership changes arrive as thread notices.
+      if (groupIdOf(change.peerId) !== undefined) void this.refreshContact();
     }
   }
 
@@ -390,6 +397,11 @@ export class CloakStore {
     const peerId = this.snapshot.activePeer;
     if (!this.engine || peerId === undefined) return;
     const request = ++this.contactRequest;
+    if (groupIdOf(peerId) !== undefined) {
+      const group = await this.engine.groupInfo(peerId);
+      if (request === this.contactRequest) this.update({ group });
+      return;
+    }
     const contact = await this.engine.contactStatus(peerId);
     if (request === this.contactRequest) this.update({ contact });
   }
@@ -465,7 +477,12 @@ export class CloakStore {
     if (!this.engine) return;
     if (peerId !== this.snapshot.activePeer) {
       this.contactRequest++;
-      this.update({ activePeer: peerId, messages: [], contact: undefined });
+      this.update({
+        activePeer: peerId,
+        messages: [],
+        contact: undefined,
+        group: undefined,
+      });
     }
     this.rememberOpenConversation(peerId);
     await this.engine.setActiveConversation(peerId);
@@ -485,11 +502,72 @@ export class CloakStore {
     // A message load still running belongs to the closed thread.
     this.messagesRequest++;
     this.contactRequest++;
-    this.update({ activePeer: undefined, messages: [], contact: undefined });
+    this.update({
+      activePeer: undefined,
+      messages: [],
+      contact: undefined,
+      group: undefined,
+    });
     this.rememberOpenConversation(undefined);
     this.engine?.setActiveConversation(undefined).catch((error: unknown) => {
       log.error('close conversation failed', error);
     });
+  }
+
+  /** Creates a group and opens it; returns false on failure. */
+  async createGroup(name: string): Promise<boolean> {
+    if (!this.engine) return false;
+    try {
+      const conversationId = await this.engine.createGroup(name);
+      await this.openConversation(conversationId);
+      this.clearAlerts('group');
+      return true;
+    } catch (error) {
+      log.error('group creation failed', error);
+      this.alert(error, 'group');
+      return false;
+    }
+  }
+
+  /** Adds a member to the open group; returns false on failure. */
+  async addGroupMember(username: string): Promise<boolean> {
+    const peerId = this.snapshot.activePeer;
+    if (!this.engine || peerId === undefined) return false;
+    try {
+      await this.engine.addGroupMember(peerId, username);
+      this.clearAlerts('group');
+      return true;
+    } catch (error) {
+      log.error('add member failed', error);
+      this.alert(error, 'group');
+      return false;
+    }
+  }
+
+  /** Removes a member from the open group. */
+  removeGroupMember(userId: string): void {
+    const peerId = this.snapshot.activePeer;
+    if (!this.engine || peerId === undefined) return;
+    this.engine.removeGroupMember(peerId, userId).then(
+      () => this.clearAlerts('group'),
+      (error: unknown) => {
+        log.error('remove member failed', error);
+        this.alert(error, 'group');
+      },
+    );
+  }
+
+  /** Leaves the open group. */
+  leaveGroup(): void {
+    const peerId = this.snapshot.activePeer;
+    if (!this.engine || peerId === undefined) return;
+    this.engine.leaveGroup(peerId).then(
+      () => this.clearAlerts('group'),
+      (error: unknown) => {
+        log.error('leave group failed', error);
+        this.alert(error, 'group');
+      },
+    );
   }
 
   /** Queues a text message to the open conversation. */

@@ -10,6 +10,8 @@ export interface LastMessage {
 
 export interface ConversationItem {
   readonly peerId: string;
+  /** The name shown: a group's name; the user id when absent. */
+  readonly name?: string;
   readonly unread: number;
   /** Time of the last message, or of the conversation's creation. */
   readonly lastActivity: number;
@@ -63,34 +65,36 @@ export function ConversationList({
         <p className="hint">No conversations yet.</p>
       )}
       <ul aria-label="Conversations" ref={listRef}>
-        {conversations.map(({ peerId, unread, lastActivity, lastMessage }) => (
-          <li key={peerId}>
-            <button
-              type="button"
-              data-peer={peerId}
-              aria-current={peerId === activePeer ? 'true' : undefined}
-              onClick={() => onOpen(peerId)}
-            >
-              <span className="peer" dir="auto">
-                {peerId}
-              </span>
-              {unread > 0 && (
-                <span className="unread">
-                  {unread}
-                  <span className="visually-hidden"> unread</span>
-                </span>
-              )}
-              <span
-                className={`preview preview-${lastMessage?.direction ?? 'empty'}`}
+        {conversations.map(
+          ({ peerId, name, unread, lastActivity, lastMessage }) => (
+            <li key={peerId}>
+              <button
+                type="button"
+                data-peer={peerId}
+                aria-current={peerId === activePeer ? 'true' : undefined}
+                onClick={() => onOpen(peerId)}
               >
-                <Preview lastMessage={lastMessage} />
-              </span>
-              <time className="activity" dateTime={isoTime(lastActivity)}>
-                {browserTimeFormatter.listTime(lastActivity, now)}
-              </time>
-            </button>
-          </li>
-        ))}
+                <span className="peer" dir="auto">
+                  {name ?? peerId}
+                </span>
+                {unread > 0 && (
+                  <span className="unread">
+                    {unread}
+                    <span className="visually-hidden"> unread</span>
+                  </span>
+                )}
+                <span
+                  className={`preview preview-${lastMessage?.direction ?? 'empty'}`}
+                >
+                  <Preview lastMessage={lastMessage} />
+                </span>
+                <time className="activity" dateTime={isoTime(lastActivity)}>
+                  {browserTimeFormatter.listTime(lastActivity, now)}
+                </time>
+              </button>
+            </li>
+          ),
+        )}
       </ul>
     </nav>
   );

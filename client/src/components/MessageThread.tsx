@@ -31,6 +31,8 @@ export interface ThreadMessage {
 
 export interface MessageThreadProps {
   readonly peerId: string;
+  /** The heading, when it is not `peerId`: a group's name. */
+  readonly title?: string;
   readonly messages: readonly ThreadMessage[];
   readonly onSend: (text: string) => void;
   /** Returns to the conversation list in the one-pane phone layout. */
@@ -70,6 +72,7 @@ const STATE_LABELS: Partial<Record<MessageState, string>> = {
 
 export function MessageThread({
   peerId,
+  title = peerId,
   messages,
   onSend,
   onBack,
@@ -154,7 +157,7 @@ export function MessageThread({
           <span className="visually-hidden"> to conversations</span>
         </button>
         <h2 id="thread-title" dir="auto">
-          {peerId}
+          {title}
         </h2>
         {verified && <span className="verified-mark">Verified</span>}
         {onVerify && (
@@ -215,7 +218,7 @@ export function MessageThread({
           ref={inputRef}
           rows={2}
           value={draft}
-          placeholder={`Message ${peerId}`}
+          placeholder={`Message ${title}`}
           aria-describedby={`${counterId} ${hintId}`}
           aria-invalid={check.problem === 'too-long' ? true : undefined}
           onChange={(event) => {
