@@ -45,10 +45,9 @@ export interface ChaosOptions {
   readonly settleTimeoutMs: number;
   /**
    * Whether each pair exchanges a first message before the chaos starts, so
-   * that both sides use one session (see `startSession`).
-   * NOTE: without it, runs report messages out of order. A responder that
-   * starts its own session orders the two sessions by their local set-up
-   * time, not by when the sender used them.
+   * that both sides use one session (see `startSession`). Without it both
+   * sides may start a session at once, which exercises thread order across
+   * two sessions.
    */
   readonly handshake: boolean;
   /** Progress lines; silent when absent. */

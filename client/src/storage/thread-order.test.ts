@@ -9,7 +9,7 @@ function incoming(
   name: string,
   chain: number,
   message: number,
-  options: { session?: number; deviceId?: number } = {},
+  options: { session?: number; deviceId?: number; sentAt?: number } = {},
 ): Row {
   const position = {
     deviceId: options.deviceId ?? 1,
@@ -17,7 +17,7 @@ function incoming(
     chain,
     message,
   };
-  return { name, direction: 'in', position };
+  return { name, direction: 'in', position, sentAt: options.sentAt };
 }
 
 function outgoing(name: string): Row {
@@ -48,12 +48,23 @@ describe('inRatchetOrder', () => {
     expect(names(rows)).toEqual(['old chain', 'new chain', 'me']);
   });
 
-  it('orders sessions before chains', () => {
+  it('ignores local session order', () => {
+    // Both sides may start a session at once; the order in which this
+    // device set them up says nothing about the order the sender used them.
     const rows = [
-      incoming('later session', 0, 0, { session: 2_000 }),
-      incoming('earlier session', 3, 0, { session: 1_000 }),
+      incoming('first sent', 2, 0, { session: 2_000, sentAt: 10 }),
+      incoming('second sent', 0, 1, { session: 1_000, sentAt: 20 }),
     ];
-    expect(names(rows)).toEqual(['earlier session', 'later session']);
+    expect(names(rows)).toEqual(['first sent', 'second sent']);
+  });
+
+  it('orders sessions by sender clock', () => {
+    const rows = [
+      incoming('resent late', 0, 0, { session: 1_000, sentAt: 30 }),
+      outgoing('me'),
+      incoming('sent first', 0, 0, { session: 2_000, sentAt: 10 }),
+    ];
+    expect(names(rows)).toEqual(['sent first', 'resent late', 'me']);
   });
 
   it('keeps outgoing messages in send order', () => {
