@@ -350,6 +350,9 @@ export class Engine {
     }
 
     if (outcome.status === 'committed') {
+      // NOTE: the group change is stored in a second transaction after the
+      // envelope is marked processed, so a crash between the two loses the
+      // change on this device until a later change fails as out of order.
       if (content?.type === 'group-change') {
         await this.receiveGroupChange(content);
       } else if (content?.type === 'sender-key') {
@@ -1157,6 +1160,9 @@ export class Engine {
     const conversationId = groupConversationId(groupId);
     await this.queue.run(conversationId, async () => {
       const row = await this.store.group(groupId);
+      // NOTE: a change that skips a version (two admins changing the group
+      // at once) is rejected, and there is no way yet to fetch the missing
+      // entries from another member.
       const changes = [...(row ? [] : (content.log ?? [])), content.change];
       let accepted;
       try {

@@ -13,7 +13,7 @@ import type { Address } from '../../../shared/wire/schemas';
 import { addressKey } from '../storage/local-store';
 import type { GroupRow } from '../storage/schema';
 
-/** The verified state of a stored group, as `applyGroupChange` takes it. */
+/** Returns the verified state of a stored group, as `applyGroupChange` takes it. */
 export function groupStateOf(row: GroupRow): GroupState {
   return {
     groupId: fromBase64Url(row.groupId),
@@ -25,7 +25,7 @@ export function groupStateOf(row: GroupRow): GroupState {
   };
 }
 
-/** The store id of a member device's sender key record. */
+/** Returns the store id of a member device's sender key record. */
 export function senderKeyRecordId(
   groupId: string,
   sender: Address,
@@ -38,7 +38,7 @@ function names(userIds: readonly string[]): string {
   return userIds.join(', ');
 }
 
-/** The thread notice of an accepted change, such as "alice added carol". */
+/** Returns the thread notice of an accepted change, such as "alice added carol". */
 export function describeGroupChange(entry: GroupStateEntry): string {
   const author = entry.author;
   const change = entry.change;
@@ -60,7 +60,7 @@ export function describeGroupChange(entry: GroupStateEntry): string {
   }
 }
 
-/** True when the change takes a member out, so that sender keys rotate. */
+/** Returns true when the change takes a member out, so sender keys rotate. */
 export function removesMember(entry: GroupStateEntry): boolean {
   return entry.change.type === 'remove' || entry.change.type === 'leave';
 }
