@@ -240,6 +240,26 @@ describe('group conversations', () => {
     ]);
   });
 
+  it('rejects a message posing as another member', async () => {
+    const { relay, alice, bob, carol, all, group } = await trip();
+    await bob.engine.sendText(group, 'from bob');
+    const envelope = relay
+      .queued(alice.address)
+      .find((queued) => queued.kind === 'group');
+    if (!envelope) throw new Error('no group envelope for alice');
+    await settle(relay, all);
+
+    await alice.engine.receive({
+      ...envelope,
+      id: toBase64Url(new Uint8Array(16).fill(7)),
+      from: carol.address,
+    });
+    expect(alice.errors.map((error) => error.code)).toContain(
+      'decryption-failed',
+    );
+    expect(await texts(alice, group)).toEqual(['from bob']);
+  });
+
   it('drops group messages from a removed member', async () => {
     const { relay, alice, bob, carol, all, group } = await trip();
     await alice.engine.removeGroupMember(group, 'carol');
