@@ -26,9 +26,13 @@ export interface StoreStats {
 // NOTE: COUNT and SUM scan the whole envelopes table once a second. That is
 // cheap for a queue of thousands; a relay holding millions of queued
 // envelopes would need running totals kept on insert and delete instead.
+// A group body is stored once in envelope_bodies and shared by the rows of
+// its recipients, so it is counted once.
 const QUEUE_QUERY = `
   SELECT COUNT(*) AS envelopes,
-         COALESCE(SUM(LENGTH(body)), 0) AS bytes,
+         COALESCE(SUM(LENGTH(body)), 0)
+           + (SELECT COALESCE(SUM(LENGTH(body)), 0) FROM envelope_bodies)
+           AS bytes,
          MIN(server_ts) AS oldest
     FROM envelopes`;
 
