@@ -316,6 +316,30 @@ export class Engine {
     }
 
     const content = parseContent(decrypted.plaintext);
+    if (content?.type === 'group-change') {
+      // The group's state is committed with the envelope, so it runs in the
+      // group's queue, which never waits for a contact's queue.
+      await this.queue.run(groupConversationId(content.groupId), () =>
+        this.commitReceivedInQueue(envelope, decrypted, content),
+      );
+      return;
+    }
+    await this.commitReceivedInQueue(envelope, decrypted, content);
+  }
+
+  private async commitReceivedInQueue(
+    envelope: Envelope,
+    decrypted: Awaited<ReturnType<Protocol['decryptMessage']>>,
+    content: Content | undefined,
+  ): Promise<void> {
+    const from = envelope.from;
+    const group =
+      content?.type === 'group-change'
+        ? await this.acceptReceivedGroupChange(content, {
+            userId: from.userId,
+            identityKey: decrypted.theirIdentityKey,
+          })
+        : undefined;
     const session: SerializedSession = {
       address: from,
       record: this.protocol.serializeSessionRecord(decrypted.record),
@@ -339,6 +363,7 @@ export class Engine {
         deliveredIds:
           content?.type === 'receipt' ? content.messageIds : undefined,
         missingNotice: missingNotice(from.userId, decrypted.droppedMessageKeys),
+        ...(group ? { group } : {}),
         unread: this.activePeer !== from.userId,
         now: this.now(),
       });
@@ -349,15 +374,14 @@ export class Engine {
       return;
     }
 
-    if (outcome.status === 'committed') {
-      // NOTE: the group change is stored in a second transaction after the
-      // envelope is marked processed, so a crash between the two loses the
-      // change on this device until a later change fails as out of order.
-      if (content?.type === 'group-change') {
-        await this.receiveGroupChange(content);
-      } else if (content?.type === 'sender-key') {
-        await this.receiveSenderKey(from, content);
-      }
+    if (outcome.status === 'committed' && content?.type === 'sender-key') {
+      await this.receiveSenderKey(from, content);
+    }
+    if (outcome.status === 'committed' && group) {
+      const conversationId = groupConversationId(group.row.groupId);
+      this.onChange({ type: 'messages', peerId: conversationId });
+      this.onChange({ type: 'conversations' });
+      log.info('group change accepted', { version: group.row.version });
     }
     await this.acknowledge(envelope.id);
     if (outcome.status === 'duplicate') return;
@@ -1058,11 +1082,16 @@ export class Engine {
    * no contact with (an admin who added members before we joined) is
    * pinned on first use from its bundles, as a new chat would be.
    */
-  private async authorIdentityKey(userId: string): Promise<Bytes> {
+  private async authorIdentityKey(
+    userId: string,
+    sender?: { readonly userId: string; readonly identityKey: Bytes },
+  ): Promise<Bytes> {
     if (userId === this.identity.userId) {
       return this.identity.identityKey.publicKey;
     }
     let contact = await this.store.contact(userId);
+    // The sender of the envelope is pinned with the envelope's commit.
+    if (!contact && sender?.userId === userId) return sender.identityKey;
     if (!contact) {
       await this.initiateSessions(userId);
       contact = await this.store.contact(userId);
@@ -1082,6 +1111,7 @@ export class Engine {
     groupId: string,
     row: GroupRow | undefined,
     changes: readonly Bytes[],
+    sender?: { readonly userId: string; readonly identityKey: Bytes },
   ): Promise<{ row: GroupRow; notices: { id: string; text: string }[] }> {
     let state: GroupState | undefined = row ? groupStateOf(row) : undefined;
     const log = [...(row?.log ?? [])];
@@ -1097,7 +1127,7 @@ export class Engine {
           'a change names another group than its content',
         );
       }
-      const identityKey = await this.authorIdentityKey(entry.author);
+      const identityKey = await this.authorIdentityKey(entry.author, sender);
       state = await applyGroupChange(state, signed, identityKey);
       log.push(bytes);
       notices.push({
@@ -1150,54 +1180,58 @@ export class Engine {
   }
 
   /**
-   * Applies a group change received over a pairwise session. A change that
+   * Verifies a group change received over a pairwise session and returns
+   * the new state for the caller to commit with the envelope. A change that
    * no admin signed, that forks or replays the log, or that does not follow
    * the verified state is rejected: the state stays as it was and the
    * thread shows a warning.
    */
-  private async receiveGroupChange(content: GroupChangeContent): Promise<void> {
+  private async acceptReceivedGroupChange(
+    content: GroupChangeContent,
+    sender: { readonly userId: string; readonly identityKey: Bytes },
+  ): Promise<
+    { row: GroupRow; notices: { id: string; text: string }[] } | undefined
+  > {
     const groupId = content.groupId;
     const conversationId = groupConversationId(groupId);
-    await this.queue.run(conversationId, async () => {
-      const row = await this.store.group(groupId);
-      // NOTE: a change that skips a version (two admins changing the group
-      // at once) is rejected, and there is no way yet to fetch the missing
-      // entries from another member.
-      const changes = [...(row ? [] : (content.log ?? [])), content.change];
-      let accepted;
-      try {
-        accepted = await this.acceptGroupChanges(
-          groupId,
-          row,
-          changes.map((change) => fromBase64Url(change)),
+    const row = await this.store.group(groupId);
+    // NOTE: a change that skips a version (two admins changing the group
+    // at once) is rejected, and there is no way yet to fetch the missing
+    // entries from another member.
+    const changes = [...(row ? [] : (content.log ?? [])), content.change];
+    let accepted;
+    try {
+      accepted = await this.acceptGroupChanges(
+        groupId,
+        row,
+        changes.map((change) => fromBase64Url(change)),
+        sender,
+      );
+    } catch (error) {
+      log.error('group change rejected', error);
+      const warning =
+        'A change to this group was rejected because it is not signed ' +
+        'by an admin or does not follow the verified member list. The ' +
+        'member list stays as it was.';
+      if (row) {
+        await this.store.addNotice(
+          conversationId,
+          `rejected-${toBase64Url(this.random.bytes(16))}`,
+          warning,
+          this.now(),
         );
-      } catch (error) {
-        log.error('group change rejected', error);
-        const warning =
-          'A change to this group was rejected because it is not signed ' +
-          'by an admin or does not follow the verified member list. The ' +
-          'member list stays as it was.';
-        if (row) {
-          await this.store.addNotice(
-            conversationId,
-            `rejected-${toBase64Url(this.random.bytes(16))}`,
-            warning,
-            this.now(),
-          );
-          this.onChange({ type: 'messages', peerId: conversationId });
-        }
-        this.onError(
-          new ClientError('group-change-rejected', warning, { cause: error }),
-        );
-        return;
+        this.onChange({ type: 'messages', peerId: conversationId });
       }
-      if (!row && !accepted.row.members.includes(this.identity.userId)) {
-        log.warn('group log without us dropped');
-        return;
-      }
-      await this.storeGroup(accepted.row, accepted.notices);
-      log.info('group change accepted', { version: accepted.row.version });
-    });
+      this.onError(
+        new ClientError('group-change-rejected', warning, { cause: error }),
+      );
+      return undefined;
+    }
+    if (!row && !accepted.row.members.includes(this.identity.userId)) {
+      log.warn('group log without us dropped');
+      return undefined;
+    }
+    return accepted;
   }
 
   /**

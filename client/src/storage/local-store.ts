@@ -161,6 +161,11 @@ export interface ReceivedCommit {
   readonly deliveredIds?: readonly string[];
   /** Text of a thread notice for messages that will never decrypt. */
   readonly missingNotice?: string;
+  /** A group's new verified state that the content carried, with notices. */
+  readonly group?: {
+    readonly row: GroupRow;
+    readonly notices: readonly { readonly id: string; readonly text: string }[];
+  };
   /** True when the text counts as unread (its thread is not open). */
   readonly unread: boolean;
   readonly now: number;
@@ -858,6 +863,23 @@ export class LocalStore {
           commit.now,
         )
       : undefined;
+    const group = commit.group;
+    const groupConversation = group
+      ? groupConversationId(group.row.groupId)
+      : undefined;
+    const groupNotices =
+      group && groupConversation
+        ? await Promise.all(
+            group.notices.map((notice) =>
+              this.sealedNotice(
+                groupConversation,
+                notice.id,
+                notice.text,
+                commit.now,
+              ),
+            ),
+          )
+        : [];
     const stores: [
       'processed',
       'sessions',
@@ -866,6 +888,7 @@ export class LocalStore {
       'setupIds',
       'conversations',
       'messages',
+      'groups',
     ] = [
       'processed',
       'sessions',
@@ -874,6 +897,7 @@ export class LocalStore {
       'setupIds',
       'conversations',
       'messages',
+      'groups',
     ];
     return inTransaction(this.db, stores, async (tx) => {
       const processed = tx.objectStore('processed');
@@ -916,6 +940,18 @@ export class LocalStore {
         await messages.put(notice);
       }
       const conversations = tx.objectStore('conversations');
+      if (group && groupConversation) {
+        await tx.objectStore('groups').put(group.row);
+        for (const row of groupNotices) {
+          if (!(await messages.get(row.key))) await messages.put(row);
+        }
+        await touchConversation(
+          conversations,
+          groupConversation,
+          commit.now,
+          0,
+        );
+      }
       if (newMessage) {
         const unread = commit.unread ? 1 : 0;
         await touchConversation(conversations, peerId, commit.now, unread);
