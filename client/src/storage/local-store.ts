@@ -1233,6 +1233,8 @@ export class LocalStore {
     now: number,
   ): Promise<MessageRow> {
     const key = messageKey(peerId, noticeId);
+    // Taken before the seal, so that notices sealed at once keep call order.
+    const order = nextOrder(now);
     return {
       key,
       peerId,
@@ -1241,7 +1243,7 @@ export class LocalStore {
       sealedText: await this.seal(RecordKind.message, key, utf8(text)),
       sentAt: now,
       state: 'received',
-      order: nextOrder(now),
+      order,
     };
   }
 
