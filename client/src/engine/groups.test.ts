@@ -240,6 +240,50 @@ describe('group conversations', () => {
     ]);
   });
 
+  it('rejects a forked change', async () => {
+    const { relay, alice, bob, carol, all, group } = await trip();
+    const dan = await createDevice(relay, 'dan');
+    const eve = await createDevice(relay, 'eve');
+    await alice.engine['changeGroup'](group, {
+      type: 'promote',
+      userIds: ['bob'],
+    });
+    await settle(relay, all);
+
+    // Both admins sign the next version before seeing the other's change.
+    await alice.engine.addGroupMember(group, 'dan');
+    await bob.engine.addGroupMember(group, 'eve');
+    await settle(relay, [carol]);
+
+    expect(carol.errors.map((error) => error.code)).toContain(
+      'group-change-rejected',
+    );
+    expect((await carol.engine.groupInfo(group))?.members).toEqual([
+      'alice',
+      'bob',
+      'carol',
+      'dan',
+    ]);
+    await settle(relay, [...all, dan, eve]);
+  });
+
+  it('shows a replayed message once', async () => {
+    const { relay, alice, bob, all, group } = await trip();
+    await bob.engine.sendText(group, 'only once');
+    const envelope = relay
+      .queued(alice.address)
+      .find((queued) => queued.kind === 'group');
+    if (!envelope) throw new Error('no group envelope for alice');
+    await settle(relay, all);
+
+    await alice.engine.receive({
+      ...envelope,
+      id: toBase64Url(new Uint8Array(16).fill(9)),
+    });
+    expect(await texts(alice, group)).toEqual(['only once']);
+    expect(alice.errors).toEqual([]);
+  });
+
   it('rejects a member posing as another', async () => {
     const { relay, alice, bob, carol, all, group } = await trip();
     await bob.engine.sendText(group, 'from bob');
