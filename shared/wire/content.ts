@@ -53,6 +53,10 @@ export type ReceiptContent = z.infer<typeof ReceiptContent>;
  * A signed group-state entry (`encodeSignedGroupChange`), sent over the
  * pairwise sessions to every member. A new member also gets every earlier
  * entry, oldest first, so that it verifies the log from the creation.
+
+ * NOTE: the whole log must fit in one envelope body (64 KiB), and each
+ * entry lists every member, so a large group with a long log cannot add
+ * a member until the log is sent in parts.
  */
 export const GroupChangeContent = z.strictObject({
   v: z.literal(CONTENT_VERSION),
