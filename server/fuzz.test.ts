@@ -757,7 +757,7 @@ function makeRequest(
 }
 
 /**
- * Sends one fuzzed request. The relay answers an over-limit body with 413
+ * Sends one fuzzed request. The relay replies to an over-limit body with 413
  * and closes the connection while the client may still be uploading, so a
  * reset there is expected and returns undefined. Any other network error is
  * retried once, because the pool may hand out a connection the relay closed.

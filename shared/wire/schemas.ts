@@ -149,7 +149,7 @@ const oneTimePrekeyLists = {
   oneTimePqPrekeys: z.array(PqPrekey).max(MAX_PREKEYS_PER_UPLOAD),
 };
 
-/** What a device publishes when its account is created. */
+/** Public keys and signatures a device publishes when its account is created. */
 export const RegisterRequest = z.strictObject({
   certificate: DeviceCertificate,
   signedPrekey: SignedPrekey,
@@ -195,7 +195,7 @@ export type EnvelopeKind = z.infer<typeof EnvelopeKind>;
 
 export const EnvelopeBody = cappedBytes(MAX_ENVELOPE_BODY_BYTES);
 
-/** What a device sends; the relay adds `from`, `serverTs` and `seq`. */
+/** Envelope as a device sends it; the relay adds `from`, `serverTs` and `seq`. */
 export const OutgoingEnvelope = z.strictObject({
   v: z.literal(1),
   kind: z.enum(['prekey', 'message']),
@@ -234,7 +234,7 @@ export const SendEnvelopeRequest = z.discriminatedUnion('kind', [
 ]);
 export type SendEnvelopeRequest = z.infer<typeof SendEnvelopeRequest>;
 
-/** What the relay delivers. */
+/** Envelope as the relay delivers it. */
 export const Envelope = z.strictObject({
   v: z.literal(1),
   kind: EnvelopeKind,

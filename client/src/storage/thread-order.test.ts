@@ -50,7 +50,7 @@ describe('inRatchetOrder', () => {
 
   it('ignores local session order', () => {
     // Both sides may start a session at once; the order in which this
-    // device set them up says nothing about the order the sender used them.
+    // device set them up does not show the order the sender used them.
     const rows = [
       incoming('first sent', 2, 0, { session: 2_000, sentAt: 10 }),
       incoming('second sent', 0, 1, { session: 1_000, sentAt: 20 }),

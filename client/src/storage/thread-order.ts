@@ -22,8 +22,8 @@ export interface OrderedRow {
  * message the relay delayed, or the sender resent late, shows where it was
  * sent. Within one session "sent before" is the ratchet position. Across
  * sessions it is the sender's clock (`sentAt`): when both sides start a
- * session at once, the local set-up order of the two sessions says nothing
- * about the order in which the sender used them. Outgoing messages, notices
+ * session at once, the local set-up order of the two sessions does not show
+ * the order in which the sender used them. Outgoing messages, notices
  * and rows without a position keep arrival order.
  */
 export function inRatchetOrder<Row extends OrderedRow>(
