@@ -3,13 +3,35 @@ import { type CloakSchema, DB_NAME, DB_VERSION } from './schema';
 
 export type CloakDb = IDBPDatabase<CloakSchema>;
 
+/** Callbacks for another tab that has a different schema version open. */
+export interface OpenEvents {
+  /** Called while an older connection in another tab blocks the upgrade. */
+  readonly onBlocked?: () => void;
+  /**
+   * Called after another tab requested a newer version. This connection is
+   * already closed, so the page must be reloaded.
+   */
+  readonly onVersionChange?: () => void;
+}
+
 /**
  * Opens the installation's database, creating or migrating its stores. Each
  * schema version adds one `if (oldVersion < n)` step, so a browser several
  * versions behind runs every step in order.
  */
-export function openCloakDb(name: string = DB_NAME): Promise<CloakDb> {
+export function openCloakDb(
+  name: string = DB_NAME,
+  events: OpenEvents = {},
+): Promise<CloakDb> {
   return openDB<CloakSchema>(name, DB_VERSION, {
+    blocked() {
+      events.onBlocked?.();
+    },
+    blocking(_currentVersion, _blockedVersion, event) {
+      // Closing at once lets the other tab's upgrade go ahead.
+      (event.target as IDBDatabase).close();
+      events.onVersionChange?.();
+    },
     upgrade(db, oldVersion) {
       if (oldVersion < 1) {
         db.createObjectStore('identity');
