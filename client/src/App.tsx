@@ -12,6 +12,7 @@ import { NewGroupForm } from './components/NewGroupForm';
 import { RegistrationStatus } from './components/RegistrationStatus';
 import { StartChatForm } from './components/StartChatForm';
 import { StorageNotice } from './components/StorageNotice';
+import { StorageProblemMessage } from './components/StorageProblemMessage';
 import { unreadTitle } from './components/unread-title';
 import { isPhoneLayout, usePhoneLayout } from './components/layout';
 
@@ -104,11 +105,14 @@ export function App() {
         {snapshot.phase === 'ready' && !statusInThread && connection}
       </header>
       {snapshot.phase === 'loading' && <p className="centered">Loading…</p>}
+      {snapshot.phase === 'storage-problem' &&
+        snapshot.storageProblem !== undefined && (
+          <StorageProblemMessage problem={snapshot.storageProblem} />
+        )}
       {snapshot.phase === 'unsupported' && (
         <p className="centered">
-          This browser lacks IndexedDB or Web Locks, which Cloak needs to keep
-          your keys safe. Use a current version of Chrome, Edge, Firefox or
-          Safari.
+          This browser lacks Web Locks, which Cloak needs to keep your keys
+          safe. Use a current version of Chrome, Edge, Firefox or Safari.
         </p>
       )}
       {snapshot.phase === 'waiting-for-lock' && (

@@ -43,6 +43,11 @@ import {
   type AlertSource,
   clearAlerts,
 } from './alerts';
+import {
+  currentStorageEnvironment,
+  findStorageProblem,
+  type StorageProblem,
+} from './storage-check';
 
 const log = createLogger('app');
 
@@ -52,7 +57,12 @@ const PROCESSED_ID_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 const OUTBOX_RETRY_MS = 15_000;
 
 export type Phase =
-  'loading' | 'waiting-for-lock' | 'create-account' | 'ready' | 'unsupported';
+  | 'loading'
+  | 'waiting-for-lock'
+  | 'create-account'
+  | 'ready'
+  | 'unsupported'
+  | 'storage-problem';
 
 /** A registration the relay has not confirmed yet. */
 export interface RegistrationView {
@@ -69,6 +79,8 @@ export type { AlertAction, AlertMessage, AlertSource } from './alerts';
 
 export interface CloakSnapshot {
   readonly phase: Phase;
+  /** Reason storage cannot work, set in the `storage-problem` phase. */
+  readonly storageProblem: StorageProblem | undefined;
   readonly userId: string | undefined;
   readonly connection: ConnectionState;
   readonly showStorageNotice: boolean;
@@ -88,6 +100,7 @@ export interface CloakSnapshot {
 
 const initialSnapshot: CloakSnapshot = {
   phase: 'loading',
+  storageProblem: undefined,
   userId: undefined,
   connection: 'connecting',
   showStorageNotice: false,
@@ -170,14 +183,36 @@ export class CloakStore {
 
   /** Waits for the engine lock, opens the database and the stored account. */
   async start(): Promise<void> {
-    if (!('locks' in navigator) || typeof indexedDB === 'undefined') {
+    const problem = findStorageProblem(currentStorageEnvironment());
+    if (problem) {
+      this.showStorageProblem(problem);
+      return;
+    }
+    if (!('locks' in navigator)) {
       this.update({ phase: 'unsupported' });
       return;
     }
     try {
       await acquireEngineLock(() => this.update({ phase: 'waiting-for-lock' }));
-      this.db = await openCloakDb();
-      const opened = await LocalStore.open(this.db, systemRandom);
+      // A failed open never leads to a new account, because that would
+      // replace the stored identity keys. Only an opened, empty database does.
+      let opened;
+      try {
+        this.db = await openCloakDb(undefined, {
+          onBlocked: () => this.showStorageProblem('upgrade-blocked'),
+          onVersionChange: () => {
+            this.stop();
+            this.showStorageProblem('version-changed');
+          },
+        });
+        opened = await LocalStore.open(this.db, systemRandom);
+      } catch (error) {
+        log.error('database open failed', error);
+        this.db = undefined;
+        this.showStorageProblem('open-failed');
+        return;
+      }
+      this.update({ phase: 'loading', storageProblem: undefined });
       if (!opened) {
         this.update({ phase: 'create-account' });
         return;
@@ -198,6 +233,10 @@ export class CloakStore {
         'storage',
       );
     }
+  }
+
+  private showStorageProblem(problem: StorageProblem): void {
+    this.update({ phase: 'storage-problem', storageProblem: problem });
   }
 
   /**
