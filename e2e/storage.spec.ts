@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { relayUrl } from './fixtures';
+import { createAccount, openPerson, relayUrl } from './fixtures';
 
 test('missing IndexedDB shows a full-page alert', async ({ page }) => {
   await page.addInitScript(() => {
@@ -31,4 +31,15 @@ test('failed database open creates no account', async ({ page }) => {
     'No new account was created',
   );
   await expect(page.getByRole('textbox', { name: 'Username' })).toHaveCount(0);
+});
+
+test('account notice states persistent storage', async ({ browser }) => {
+  const stella = await openPerson(browser, 'stella');
+  await createAccount(stella);
+
+  const notice = stella.page.getByRole('region', {
+    name: 'Your account lives in this browser',
+  });
+  await expect(notice).toContainText('Persistent storage');
+  await stella.context.close();
 });

@@ -168,6 +168,7 @@ export function App() {
               />
               {snapshot.showStorageNotice && (
                 <StorageNotice
+                  persistence={snapshot.persistence}
                   onDismiss={() => {
                     store.dismissStorageNotice();
                     focusAfterDismiss();

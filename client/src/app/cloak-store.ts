@@ -43,6 +43,7 @@ import {
   type AlertSource,
   clearAlerts,
 } from './alerts';
+import { type Persistence, requestPersistence } from './persistence';
 import {
   currentStorageEnvironment,
   findStorageProblem,
@@ -84,6 +85,8 @@ export interface CloakSnapshot {
   readonly userId: string | undefined;
   readonly connection: ConnectionState;
   readonly showStorageNotice: boolean;
+  /** Decision on persistent storage, requested after account creation. */
+  readonly persistence: Persistence | undefined;
   readonly creatingAccount: boolean;
   readonly registration: RegistrationView | undefined;
   /** True while a signed-in account is being registered again. */
@@ -104,6 +107,7 @@ const initialSnapshot: CloakSnapshot = {
   userId: undefined,
   connection: 'connecting',
   showStorageNotice: false,
+  persistence: undefined,
   creatingAccount: false,
   registration: undefined,
   registeringAgain: false,
@@ -265,6 +269,10 @@ export class CloakStore {
     } finally {
       this.update({ creatingAccount: false });
     }
+    // The request may wait for a browser prompt, so nothing waits for it.
+    void requestPersistence().then((persistence) => {
+      this.update({ persistence });
+    });
     await this.register(created.store, created.identity);
   }
 
