@@ -109,22 +109,13 @@ export async function sendRegistration(
   if (!request) return { status: 'registered' };
   const userId = request.certificate.userId;
 
-  const post = options.fetch ?? fetch;
-  let response: Response;
-  try {
-    response = await post('/api/accounts', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(request),
-    });
-  } catch (cause) {
-    const error = new ClientError(
-      'offline',
-      'The relay could not be reached.',
-      { cause },
-    );
-    return { status: 'retry', error };
-  }
+  const sent = await postRegistration(
+    request,
+    options.fetch ?? fetch,
+    'The relay could not be reached.',
+  );
+  if ('outcome' in sent) return sent.outcome;
+  const { response } = sent;
 
   if (response.ok) {
     await store.markRegistered();
@@ -278,22 +269,13 @@ export async function registerAgain(
     ...oneTime,
   };
 
-  const post = options.fetch ?? fetch;
-  let response: Response;
-  try {
-    response = await post('/api/accounts', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(request),
-    });
-  } catch (cause) {
-    const error = new ClientError(
-      'offline',
-      'The relay could not be reached. Try again.',
-      { cause },
-    );
-    return { status: 'retry', error };
-  }
+  const sent = await postRegistration(
+    request,
+    options.fetch ?? fetch,
+    'The relay could not be reached. Try again.',
+  );
+  if ('outcome' in sent) return sent.outcome;
+  const { response } = sent;
   if (response.ok) {
     log.info('account registered again');
     return { status: 'registered' };
@@ -356,4 +338,26 @@ async function storeFreshOneTimePrekeys(
     })),
     oneTimePqPrekeys: generated.oneTimePqPrekeys.map(toWirePqPrekey),
   };
+}
+
+/**
+ * Posts a registration request. A network failure becomes a `retry` outcome
+ * carrying `offlineMessage`, because the relay may never have seen it.
+ */
+async function postRegistration(
+  request: RegisterRequest,
+  post: typeof fetch,
+  offlineMessage: string,
+): Promise<{ response: Response } | { outcome: RegistrationOutcome }> {
+  try {
+    const response = await post('/api/accounts', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+    });
+    return { response };
+  } catch (cause) {
+    const error = new ClientError('offline', offlineMessage, { cause });
+    return { outcome: { status: 'retry', error } };
+  }
 }
