@@ -13,7 +13,7 @@ import type { Logger } from './logger';
 /** Default interval between two lines of the same error code. */
 export const REJECTION_LOG_INTERVAL_MS = 10_000;
 
-/** Longest event name copied into a log line. */
+/** Maximum length of an event name copied into a log line. */
 const MAX_EVENT_NAME_LENGTH = 64;
 
 interface Pending {

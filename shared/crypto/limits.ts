@@ -43,5 +43,5 @@ export const SENDER_KEY_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** Most members of a group, and most member devices a group envelope names. */
 export const MAX_GROUP_MEMBERS = 1_000;
-/** Longest group name, in UTF-8 bytes. */
+/** Maximum length of a group name, in UTF-8 bytes. */
 export const MAX_GROUP_NAME_BYTES = 256;

@@ -3,7 +3,7 @@ import { MAX_TEXT_LENGTH } from '../../../shared/wire/content';
 /** Remaining characters at which the composer starts showing a counter. */
 export const COUNTER_THRESHOLD = 500;
 
-/** Why a draft cannot be sent. */
+/** Reason a draft cannot be sent. */
 export type DraftProblem = 'empty' | 'too-long';
 
 export interface DraftCheck {

@@ -73,12 +73,12 @@ export function messageKey(peerId: string, messageId: string): string {
 
 const GROUP_PREFIX = 'group:';
 
-/** The conversation id of a group, from its base64url group id. */
+/** Returns the conversation id of a group, from its base64url group id. */
 export function groupConversationId(groupId: string): string {
   return `${GROUP_PREFIX}${groupId}`;
 }
 
-/** The base64url group id of a group conversation, or undefined. */
+/** Returns the base64url group id of a group conversation, or undefined. */
 export function groupIdOf(conversationId: string): string | undefined {
   return conversationId.startsWith(GROUP_PREFIX)
     ? conversationId.slice(GROUP_PREFIX.length)

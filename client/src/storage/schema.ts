@@ -193,7 +193,7 @@ export interface OwnSenderKeyRow {
   readonly groupId: string;
   readonly sealed: Bytes;
   readonly keyEpoch: number;
-  /** `userId.deviceId` of every device that holds this chain's distribution. */
+  /** `userId.deviceId` of every device that has received this chain's distribution. */
   readonly distributedTo: readonly string[];
 }
 
