@@ -162,6 +162,8 @@ export interface RestartableRelay {
   kill(): Promise<void>;
   /** Starts the relay again and waits for its ready line. */
   restart(): Promise<void>;
+  /** Kills the relay, empties its data folder and starts it again. */
+  wipe(): Promise<void>;
   /** Kills the relay and deletes its data folder. */
   dispose(): Promise<void>;
 }
@@ -241,6 +243,13 @@ export async function startRestartableRelay(): Promise<RestartableRelay> {
     kill,
     restart: async () => {
       await kill();
+      child = await spawnRelay(port, dataDir);
+    },
+    wipe: async () => {
+      await kill();
+      for (const entry of readdirSync(dataDir)) {
+        rmSync(join(dataDir, entry), { recursive: true, force: true });
+      }
       child = await spawnRelay(port, dataDir);
     },
     dispose: async () => {

@@ -63,3 +63,49 @@ test('relay-down message arrives once', async ({ browser }) => {
   await dora.context.close();
   await dan.context.close();
 });
+
+test('register again after the relay lost its data', async ({ browser }) => {
+  relay = await startRestartableRelay();
+  const rita = await openPerson(browser, 'rita', relay.url);
+  const ron = await openPerson(browser, 'ron', relay.url);
+  await createAccount(rita);
+  await createAccount(ron);
+  await startChat(ron, 'rita');
+  await sendMessage(ron, 'before the wipe');
+  await openConversation(rita, 'ron');
+  await expect(messageItem(rita, 'before the wipe')).toBeVisible();
+
+  await test.step('the relay restarts with an empty data folder', async () => {
+    await relay?.wipe();
+    await expect(rita.page.getByRole('alert')).toContainText(
+      'no longer knows the account "rita"',
+      { timeout: 30_000 },
+    );
+  });
+
+  await test.step('rita registers again with the same keys', async () => {
+    await rita.page.getByRole('button', { name: 'Register again' }).click();
+    await expect(rita.page.getByRole('status')).toContainText('Connected', {
+      timeout: 30_000,
+    });
+    await expect(messageItem(rita, 'before the wipe')).toBeVisible();
+  });
+
+  await test.step('ron registers again and the two chat on', async () => {
+    await ron.page.getByRole('button', { name: 'Register again' }).click();
+    await expect(ron.page.getByRole('status')).toContainText('Connected', {
+      timeout: 30_000,
+    });
+    await sendMessage(rita, 'after the wipe');
+    await expect(messageItem(ron, 'after the wipe')).toBeVisible({
+      timeout: 30_000,
+    });
+    await sendMessage(ron, 'and back');
+    await expect(messageItem(rita, 'and back')).toBeVisible({
+      timeout: 30_000,
+    });
+  });
+
+  await rita.context.close();
+  await ron.context.close();
+});
