@@ -93,7 +93,7 @@ export async function createTestDevice(
         signingKey.privateKey,
         address,
         1,
-        mlKem768Generate(systemRandom).publicKey,
+        (await mlKem768Generate(systemRandom)).publicKey,
       ),
       oneTimePrekeys: [],
       oneTimePqPrekeys: [],
@@ -135,7 +135,7 @@ export async function makeOneTimePqPrekeys(
         device.signingKey.privateKey,
         device.address,
         device.nextKeyId++,
-        mlKem768Generate(systemRandom).publicKey,
+        (await mlKem768Generate(systemRandom)).publicKey,
       ),
     );
   }

@@ -166,7 +166,7 @@ export async function generatePqPrekey(
       `key id ${keyId} is outside the ${lastResort ? 'last-resort' : 'one-time'} range`,
     );
   }
-  const keyPair = mlKem768Generate(random);
+  const keyPair = await mlKem768Generate(random);
   const signed = await signPqPrekey(
     identity.signingKey.privateKey,
     identity,

@@ -257,7 +257,7 @@ export async function pqxdhInitiate(
       ),
     );
   }
-  const { cipherText, sharedSecret: kemSecret } = mlKem768Encapsulate(
+  const { cipherText, sharedSecret: kemSecret } = await mlKem768Encapsulate(
     theirPqPrekey,
     random,
   );
@@ -308,7 +308,7 @@ export async function pqxdhRespond(
   if (prekeys.oneTimePrekey !== undefined) {
     dhOutputs.push(await x25519(prekeys.oneTimePrekey, setup.baseKey));
   }
-  const kemSecret = mlKem768Decapsulate(
+  const kemSecret = await mlKem768Decapsulate(
     setup.kemCipherText,
     prekeys.pqSecretKey,
   );

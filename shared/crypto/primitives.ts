@@ -8,7 +8,6 @@
  * imported as PKCS#8 instead, because `generateKey` ignores injected
  * randomness.
  */
-import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { type Bytes, concat, copyBytes, fromHex, utf8 } from './bytes';
 import { CryptoError } from './errors';
 import type { RandomSource } from './random';
@@ -455,15 +454,39 @@ export interface KemKeyPair {
   readonly secretKey: Bytes;
 }
 
-export function mlKem768Generate(random: RandomSource): KemKeyPair {
-  const { publicKey, secretKey } = ml_kem768.keygen(random.bytes(64));
+type MlKem768 = typeof import('@noble/post-quantum/ml-kem.js').ml_kem768;
+
+let mlKem768Loading: Promise<MlKem768> | undefined;
+
+/**
+ * Loads `@noble/post-quantum` on first use, so that browsers fetch its chunk
+ * only when a key is generated or a session starts, not on every page load.
+ * A failed load (for example while offline) is not cached, so the next call
+ * tries again.
+ */
+function loadMlKem768(): Promise<MlKem768> {
+  mlKem768Loading ??= import('@noble/post-quantum/ml-kem.js').then(
+    (module) => module.ml_kem768,
+    (error: unknown) => {
+      mlKem768Loading = undefined;
+      throw error;
+    },
+  );
+  return mlKem768Loading;
+}
+
+export async function mlKem768Generate(
+  random: RandomSource,
+): Promise<KemKeyPair> {
+  const mlKem768 = await loadMlKem768();
+  const { publicKey, secretKey } = mlKem768.keygen(random.bytes(64));
   return { publicKey: copyBytes(publicKey), secretKey: copyBytes(secretKey) };
 }
 
-export function mlKem768Encapsulate(
+export async function mlKem768Encapsulate(
   publicKey: Uint8Array,
   random: RandomSource,
-): { cipherText: Bytes; sharedSecret: Bytes } {
+): Promise<{ cipherText: Bytes; sharedSecret: Bytes }> {
   if (publicKey.length !== ML_KEM_768_PUBLIC_KEY_LENGTH) {
     throw new CryptoError(
       'invalid-key',
@@ -471,8 +494,9 @@ export function mlKem768Encapsulate(
       `public key must be ${ML_KEM_768_PUBLIC_KEY_LENGTH} bytes, got ${publicKey.length}`,
     );
   }
+  const mlKem768 = await loadMlKem768();
   try {
-    const { cipherText, sharedSecret } = ml_kem768.encapsulate(
+    const { cipherText, sharedSecret } = mlKem768.encapsulate(
       publicKey,
       random.bytes(32),
     );
@@ -490,10 +514,10 @@ export function mlKem768Encapsulate(
   }
 }
 
-export function mlKem768Decapsulate(
+export async function mlKem768Decapsulate(
   cipherText: Uint8Array,
   secretKey: Uint8Array,
-): Bytes {
+): Promise<Bytes> {
   if (cipherText.length !== ML_KEM_768_CIPHERTEXT_LENGTH) {
     throw new CryptoError(
       'invalid-message',
@@ -501,11 +525,12 @@ export function mlKem768Decapsulate(
       `ciphertext must be ${ML_KEM_768_CIPHERTEXT_LENGTH} bytes, got ${cipherText.length}`,
     );
   }
+  const mlKem768 = await loadMlKem768();
   try {
     // A modified ciphertext does not throw: ML-KEM then returns the implicit
     // rejection secret, which matches no encapsulation. Only a malformed
     // secret key (wrong length or failed hash check) throws here.
-    return copyBytes(ml_kem768.decapsulate(cipherText, secretKey));
+    return copyBytes(mlKem768.decapsulate(cipherText, secretKey));
   } catch (cause) {
     throw new CryptoError(
       'invalid-key',
