@@ -32,6 +32,7 @@ import {
   resolveRateLimits,
 } from './rate-limit';
 import { RejectionLog } from './rejection-log';
+import { clientAddressResolver } from './client-address';
 import { handleConnection } from './socket/connection';
 import { ConnectionGate } from './socket/connection-limits';
 import { DeliveryHub } from './socket/delivery';
@@ -67,6 +68,12 @@ export interface RelayOptions {
   readonly rateLimits?: RateLimitOverrides;
   /** Caps on concurrent Socket.IO connections per remote address. */
   readonly connectionLimits?: Partial<ConnectionLimits>;
+  /**
+   * Reverse proxies whose `X-Forwarded-For` is believed (`TRUST_PROXY`):
+   * addresses, CIDR ranges, or loopback, linklocal, uniquelocal. None by
+   * default, so per-address limits count the TCP peer.
+   */
+  readonly trustedProxies?: readonly string[];
   /** Certificate and private key in PEM; the relay then serves HTTPS only. */
   readonly tls?: TlsCredentials;
   /** Lifetime of a sign-in nonce in ms; tests shorten it. */
@@ -142,6 +149,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     path: databaseFile,
     synchronous: options.synchronous ?? 'NORMAL',
   });
+  const clientAddress = clientAddressResolver(options.trustedProxies);
   const admin = createAdmin({
     token: adminToken,
     stats: sqliteStoreStats(sqlite.db, databaseFile),
@@ -149,6 +157,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     tls: options.tls !== undefined,
     signInRate: options.adminSignInRate,
     queueAgeWarningMs: options.adminQueueAgeWarningMs,
+    clientAddress,
   });
   const hooks = options.testHooks ? await loadTestHooks(root) : undefined;
   const store = hooks ? hooks.wrapStore(sqlite) : sqlite;
@@ -157,12 +166,14 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
   const gate = new ConnectionGate(
     resolveConnectionLimits(options.connectionLimits),
     logger,
+    clientAddress,
   );
 
   const app = createHttpApp({
     store,
     logger: moduleLogger(root, 'http'),
     registerRate: limits.register,
+    clientAddress,
     onCertificateReplaced: (userId) => {
       announceKeyChange(context, userId).catch((error: unknown) => {
         logger.error(
@@ -232,7 +243,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     handleConnection(
       context,
       socket,
-      { socketEvents: limits.socketEvents, addressEvents, gate },
+      { socketEvents: limits.socketEvents, addressEvents, gate, clientAddress },
       logger,
       rejections,
     );

@@ -4,12 +4,14 @@
  * JSON for every error, including malformed JSON and oversized bodies.
  */
 import { existsSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import express, { type ErrorRequestHandler } from 'express';
 import helmet from 'helmet';
 import { ErrorCode } from '../shared/wire/errors';
 import { MAX_HTTP_BODY_BYTES } from '../shared/wire/limits';
 import { RegisterRequest, type RegisterResponse } from '../shared/wire/schemas';
+import type { ClientAddress } from './client-address';
 import { RelayError, parseRequest, toWireError } from './errors';
 import type { Logger } from './logger';
 import { checkCertificate, checkPrekeySignatures } from './prekeys';
@@ -61,6 +63,8 @@ export interface HttpAppOptions {
   readonly testRoutes?: express.Router | undefined;
   /** Admin session API, `/metrics`, `/healthz` and `/readyz`. */
   readonly adminRoutes?: express.Router | undefined;
+  /** The address that per-address limits count; the TCP peer by default. */
+  readonly clientAddress?: ClientAddress | undefined;
 }
 
 /**
@@ -84,6 +88,9 @@ function securityHeaders(tls: boolean) {
 export function createHttpApp(options: HttpAppOptions): express.Express {
   const { store, logger } = options;
   const registerLimiter = new RateLimiter(options.registerRate);
+  const clientAddress =
+    options.clientAddress ??
+    ((request: IncomingMessage) => request.socket.remoteAddress ?? 'unknown');
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders(options.tls ?? false));
@@ -98,9 +105,7 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
     requireJsonContentType,
     express.json({ limit: MAX_HTTP_BODY_BYTES }),
     async (req, res) => {
-      // NOTE: `trust proxy` is off, so behind a reverse proxy every client
-      // shares the proxy's address and its per-address limits.
-      if (!registerLimiter.take(req.socket.remoteAddress ?? 'unknown')) {
+      if (!registerLimiter.take(clientAddress(req))) {
         throw new RelayError(
           ErrorCode.rateLimited,
           'Too many registrations from this address. Wait a minute and try again.',

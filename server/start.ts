@@ -3,8 +3,10 @@
  * port), HOST (default 127.0.0.1), DATA_DIR (default ./data),
  * SQLITE_SYNCHRONOUS (NORMAL or FULL), PUBLIC_ORIGIN, LOG_LEVEL (pino
  * level, default info), ADMIN_TOKEN (admin page and `/metrics`; generated
- * into DATA_DIR/admin-token when unset), and TLS_CERT and TLS_KEY (PEM files; both set serve
- * HTTPS, neither serves HTTP). Builds the client first when
+ * into DATA_DIR/admin-token when unset), TLS_CERT and TLS_KEY (PEM files;
+ * both set serve HTTPS, neither serves HTTP), and TRUST_PROXY (reverse
+ * proxies whose X-Forwarded-For is believed: addresses, CIDR ranges, or
+ * loopback, linklocal, uniquelocal, separated by commas). Builds the client first when
  * `dist/client/index.html` is missing or older than a file under `client/`,
  * `shared/` or `package-lock.json`, then logs one line,
  * `Cloak is ready at <url>`, with a `url` field.
@@ -16,6 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { type TlsCredentials, createRelay } from './app';
+import { parseTrustedProxies } from './client-address';
 import { clientBuildReason } from './client-build';
 import { createLogger, moduleLogger } from './logger';
 import type { SynchronousMode } from './store/sqlite';
@@ -114,6 +117,7 @@ async function main(): Promise<void> {
       logger: root,
       testHooks: process.argv.slice(2).includes('--test-hooks'),
       adminToken: process.env.ADMIN_TOKEN || undefined,
+      trustedProxies: parseTrustedProxies(process.env.TRUST_PROXY),
       tls,
     });
   })();

@@ -3,6 +3,7 @@
  * figures, HTTP routes and the `/admin` namespace. `createAdmin` runs before
  * the Socket.IO server exists; `attach` connects the two once it does.
  */
+import type { ClientAddress } from '../client-address';
 import { readFileSync } from 'node:fs';
 import type express from 'express';
 import { ADMIN_SAMPLE_INTERVAL_MS } from '../../shared/wire/admin';
@@ -24,6 +25,8 @@ export interface AdminOptions {
   readonly signInRate?: Rate | undefined;
   /** Amber when the oldest queued envelope is older than this, in ms. */
   readonly queueAgeWarningMs?: number | undefined;
+  /** The address that sign-in limits count; the TCP peer by default. */
+  readonly clientAddress?: ClientAddress | undefined;
 }
 
 export interface Admin {
@@ -56,6 +59,7 @@ export function createAdmin(options: AdminOptions): Admin {
     logger,
     tls: options.tls,
     signInRate: options.signInRate,
+    clientAddress: options.clientAddress,
   });
   let timer: NodeJS.Timeout | undefined;
 

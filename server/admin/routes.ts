@@ -4,6 +4,7 @@
  * reports that the process serves requests, and `/readyz` that the store
  * runs a query. Neither returns any detail.
  */
+import type { IncomingMessage } from 'node:http';
 import express from 'express';
 import { z } from 'zod';
 import { ErrorCode } from '../../shared/wire/errors';
@@ -17,6 +18,7 @@ import {
   sessionCookie,
   sessionIdFromCookie,
 } from './sessions';
+import type { ClientAddress } from '../client-address';
 import type { StoreStats } from './store-stats';
 import { adminTokenMatches } from './token';
 
@@ -42,6 +44,8 @@ export interface AdminRouteOptions {
   /** True over TLS; the session cookie is then marked Secure. */
   readonly tls: boolean;
   readonly signInRate?: Rate | undefined;
+  /** The address that sign-in limits count; the TCP peer by default. */
+  readonly clientAddress?: ClientAddress | undefined;
 }
 
 export function adminRouter(options: AdminRouteOptions): express.Router {
@@ -50,6 +54,9 @@ export function adminRouter(options: AdminRouteOptions): express.Router {
     options.signInRate ?? DEFAULT_ADMIN_SIGN_IN_RATE,
   );
   const bearerAttempts = new RateLimiter(METRICS_BEARER_RATE);
+  const clientAddress =
+    options.clientAddress ??
+    ((request: IncomingMessage) => request.socket.remoteAddress ?? 'unknown');
   const router = express.Router();
 
   /** Checks a presented token, counting and rate-limiting the attempts. */
@@ -83,7 +90,7 @@ export function adminRouter(options: AdminRouteOptions): express.Router {
     express.json({ limit: 2048 }),
     (req, res) => {
       const { token } = parseRequest(AdminSignIn, req.body);
-      checkToken(signInAttempts, req.socket.remoteAddress ?? 'unknown', token);
+      checkToken(signInAttempts, clientAddress(req), token);
       const session = sessions.create();
       res.set(
         'Set-Cookie',
@@ -119,7 +126,7 @@ export function adminRouter(options: AdminRouteOptions): express.Router {
   router.get('/metrics', async (req, res) => {
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     if (bearer !== undefined) {
-      checkToken(bearerAttempts, req.socket.remoteAddress ?? 'unknown', bearer);
+      checkToken(bearerAttempts, clientAddress(req), bearer);
     } else if (!sessions.isValid(sessionIdFromCookie(req.headers.cookie))) {
       res.set('WWW-Authenticate', 'Bearer realm="cloak-metrics"');
       throw new RelayError(

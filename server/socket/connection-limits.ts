@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { ErrorCode, type WireError } from '../../shared/wire/errors';
+import type { ClientAddress } from '../client-address';
 import type { Logger } from '../logger';
 import { type ConnectionLimits, ConnectionCounter } from '../rate-limit';
 import type { RelayServer, RelaySocket } from './types';
@@ -41,6 +42,8 @@ export class ConnectionGate {
   constructor(
     limits: ConnectionLimits,
     private readonly logger: Logger,
+    private readonly clientAddress: ClientAddress = (request) =>
+      request.socket.remoteAddress ?? 'unknown',
   ) {
     this.open = new ConnectionCounter(limits.perAddress);
     this.unsigned = new ConnectionCounter(limits.unsignedPerAddress);
@@ -52,9 +55,10 @@ export class ConnectionGate {
   /** Adds the namespace middleware and the transport counting to `io`. */
   install(io: RelayServer): void {
     io.engine.on('connection', (transport: EngineSocket) => {
-      this.transports.add(transport.remoteAddress);
+      const address = this.clientAddress(transport.request);
+      this.transports.add(address);
       transport.once('close', () => {
-        this.transports.remove(transport.remoteAddress);
+        this.transports.remove(address);
       });
     });
     io.use((socket, next) => {
@@ -74,7 +78,7 @@ export class ConnectionGate {
    * burst of simultaneous handshakes may pass this check together.
    */
   allowsTransport(request: IncomingMessage): boolean {
-    const address = request.socket.remoteAddress ?? 'unknown';
+    const address = this.clientAddress(request);
     return this.transports.count(address) < this.transports.max;
   }
 
@@ -89,7 +93,7 @@ export class ConnectionGate {
   private admit(socket: RelaySocket): ConnectionRefused | undefined {
     // NOTE: addresses are counted as given, so an IPv6 client that rotates
     // through its /64 prefix counts as many addresses.
-    const address = socket.handshake.address;
+    const address = this.clientAddress(socket.request);
     if (!this.open.add(address)) {
       return new ConnectionRefused(
         `Too many connections from this address (maximum ${this.open.max}). Close other tabs or wait and reconnect.`,
@@ -120,6 +124,6 @@ export class ConnectionGate {
 
 /** The part of an Engine.IO socket used here. */
 interface EngineSocket {
-  readonly remoteAddress: string;
+  readonly request: IncomingMessage;
   once(event: 'close', listener: () => void): void;
 }

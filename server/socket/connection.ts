@@ -5,6 +5,7 @@
  * relay stay up. Rejections go to the `RejectionLog` summaries, and
  * `internal` failures are logged at error level.
  */
+import type { ClientAddress } from '../client-address';
 import { ErrorCode, type Reply } from '../../shared/wire/errors';
 import type { ClientToServerEvents } from '../../shared/wire/events';
 import type { Address } from '../../shared/wire/schemas';
@@ -36,6 +37,8 @@ export interface ConnectionLimiters {
   /** Every event from one address, across its sockets. */
   readonly addressEvents: RateLimiter;
   readonly gate: ConnectionGate;
+  /** The address that per-address limits count. */
+  readonly clientAddress: ClientAddress;
 }
 
 /** Socket.IO's untyped listener view, since payloads are validated here. */
@@ -52,7 +55,10 @@ export function handleConnection(
   logger: Logger,
   rejections: RejectionLog,
 ): void {
-  const session = new SocketSession(socket, socket.handshake.address);
+  const session = new SocketSession(
+    socket,
+    limiters.clientAddress(socket.request),
+  );
   const flood = new RateLimiter(limiters.socketEvents);
   const untyped = socket as unknown as UntypedSocket;
 
