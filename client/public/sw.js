@@ -10,6 +10,9 @@
 const CACHE_NAME = 'cloak-shell-v1';
 const SHELL_URL = '/';
 const STATIC_FILES = ['/favicon.svg'];
+// Scripts and styles that the page loads on demand, such as the ML-KEM and
+// safety number chunks. The build writes their paths into the next line.
+const LAZY_ASSETS = [];
 const NETWORK_ONLY_PATH = /^\/(?:api|socket\.io)(?:\/|$)/;
 const ASSET_PATH = /^\/assets\//;
 const ASSET_REFERENCE = /(?:src|href)="(\/assets\/[^"]+)"/g;
@@ -45,7 +48,10 @@ function assetsOf(html) {
   return [...html.matchAll(ASSET_REFERENCE)].map((match) => match[1]);
 }
 
-/** Caches the page and the scripts and styles it loads. */
+/**
+ * Caches the page, the scripts and styles it loads, and those it loads on
+ * demand, so that they all work offline.
+ */
 async function precacheShell() {
   const cache = await caches.open(CACHE_NAME);
   const response = await fetch(SHELL_URL, { cache: 'no-store' });
@@ -54,7 +60,9 @@ async function precacheShell() {
   }
   const html = await response.clone().text();
   await cache.put(SHELL_URL, response);
-  await cache.addAll([...new Set([...assetsOf(html), ...STATIC_FILES])]);
+  await cache.addAll([
+    ...new Set([...assetsOf(html), ...STATIC_FILES, ...LAZY_ASSETS]),
+  ]);
 }
 
 async function deleteOtherCaches() {
@@ -93,11 +101,13 @@ async function networkFirst(request) {
 }
 
 /**
- * Deletes cached assets of earlier builds. Chunks loaded later on demand
- * are not in the page, so they are cached again on their next use.
+ * Deletes cached assets of earlier builds, which are in neither the current
+ * page nor this worker's `LAZY_ASSETS`. When a build changes the lazy
+ * files, this file changes too, so the browser installs the new worker,
+ * which precaches them.
  */
 async function deleteUnusedAssets(cache, current) {
-  const keep = new Set(current);
+  const keep = new Set([...current, ...LAZY_ASSETS]);
   for (const request of await cache.keys()) {
     const path = new URL(request.url).pathname;
     if (ASSET_PATH.test(path) && !keep.has(path)) await cache.delete(request);

@@ -10,6 +10,9 @@ const SOURCE = readFileSync(
 const PAGE =
   '<script type="module" src="/assets/index-abc.js"></script>' +
   '<link rel="stylesheet" href="/assets/index-def.css">';
+/** The line that `client/vite.config.ts` fills with the lazy chunks. */
+const LAZY_ASSETS_PLACEHOLDER = 'const LAZY_ASSETS = [];';
+const LAZY_CHUNK = '/assets/ml-kem-ghi.js';
 
 type Handler = (event: FakeEvent) => void;
 
@@ -21,9 +24,10 @@ interface FakeEvent {
 
 /**
  * Loads the service worker into a fresh context with an in-memory cache and
- * a server whose files and availability the test controls.
+ * a server whose files and availability the test controls. `lazyAssets`
+ * replaces the list that the build writes into the worker.
  */
-function loadWorker() {
+function loadWorker(lazyAssets: readonly string[] = []) {
   const handlers = new Map<string, Handler>();
   const cached = new Map<string, Response>();
   const server = {
@@ -36,6 +40,7 @@ function loadWorker() {
       ['/assets/index-abc.js', 'script'],
       ['/assets/index-def.css', 'style'],
       ['/favicon.svg', 'icon'],
+      [LAZY_CHUNK, 'lazy script'],
     ]),
   };
   const path = (input: Request | string) =>
@@ -81,7 +86,8 @@ function loadWorker() {
     Request,
     Response,
   };
-  runInNewContext(SOURCE, context);
+  const list = `const LAZY_ASSETS = ${JSON.stringify(lazyAssets)};`;
+  runInNewContext(SOURCE.replace(LAZY_ASSETS_PLACEHOLDER, list), context);
 
   async function dispatch(type: string, request?: Request) {
     const waits: Promise<unknown>[] = [];
@@ -117,6 +123,30 @@ describe('service worker', () => {
       '/assets/index-def.css',
       '/favicon.svg',
     ]);
+  });
+
+  it('contains the lazy asset list once', () => {
+    expect(SOURCE.split(LAZY_ASSETS_PLACEHOLDER)).toHaveLength(2);
+  });
+
+  it('precaches the lazy chunks', async () => {
+    const worker = loadWorker([LAZY_CHUNK]);
+    await worker.dispatch('install');
+    expect(worker.cached.has(LAZY_CHUNK)).toBe(true);
+    expect(worker.server.requests).toContain(LAZY_CHUNK);
+  });
+
+  it('serves a lazy chunk offline after navigation', async () => {
+    const worker = loadWorker([LAZY_CHUNK]);
+    await worker.dispatch('install');
+    await worker.dispatch('fetch', navigation('/'));
+    expect(worker.cached.has(LAZY_CHUNK)).toBe(true);
+    worker.server.up = false;
+
+    const chunk = new Request(new URL(LAZY_CHUNK, ORIGIN));
+    expect(await (await worker.dispatch('fetch', chunk))?.text()).toBe(
+      'lazy script',
+    );
   });
 
   it('serves the cached page offline', async () => {
