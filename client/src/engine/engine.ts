@@ -93,10 +93,20 @@ import {
   type SerializedSession,
   type StoredOwnSenderKey,
 } from '../storage/local-store';
-import type { ContactRow, GroupRow, OutboxRow } from '../storage/schema';
+import type {
+  ContactRow,
+  GroupRow,
+  HeldGroupMessageRow,
+  MessageRow,
+  OutboxRow,
+} from '../storage/schema';
 import {
   describeGroupChange,
   groupStateOf,
+  HELD_GROUP_MESSAGE_TTL_MS,
+  heldMessageNotice,
+  MAX_HELD_GROUP_MESSAGES,
+  MAX_HELD_GROUP_MESSAGES_PER_GROUP,
   removesMember,
   senderKeyRecordId,
 } from './groups';
@@ -208,6 +218,11 @@ function missingNotice(peerId: string, count: number): string | undefined {
   );
 }
 
+/** Outcome of one attempt to decrypt a group message. */
+type GroupMessageAttempt =
+  | { readonly status: 'done' }
+  | { readonly status: 'waiting'; readonly groupId: string };
+
 function sameAddress(a: Address, b: Address): boolean {
   return a.userId === b.userId && a.deviceId === b.deviceId;
 }
@@ -262,14 +277,28 @@ export class Engine {
 
   // Receiving.
 
-  /** Processes one envelope pushed by the relay. */
-  receive(envelope: Envelope): Promise<void> {
-    return this.queue.run(envelope.from.userId, () =>
+  /**
+   * Processes one envelope pushed by the relay. Once it has brought a
+   * group change or a sender key, the group's held messages are tried
+   * again, outside the sender's queue, because they run in their own
+   * senders' queues.
+   */
+  async receive(envelope: Envelope): Promise<void> {
+    const retryGroup = await this.queue.run(envelope.from.userId, () =>
       this.receiveInQueue(envelope),
     );
+    if (retryGroup !== undefined) {
+      await this.retryHeldGroupMessages(retryGroup);
+    }
   }
 
-  private async receiveInQueue(envelope: Envelope): Promise<void> {
+  /**
+   * Processes one envelope in its sender's queue. Returns the id of a group
+   * whose held messages may now decrypt, if the envelope changed one.
+   */
+  private async receiveInQueue(
+    envelope: Envelope,
+  ): Promise<string | undefined> {
     if (await this.store.isProcessed(envelope.id)) {
       log.info('duplicate envelope acknowledged');
       await this.acknowledge(envelope.id);
@@ -319,19 +348,19 @@ export class Engine {
     if (content?.type === 'group-change') {
       // The group's state is committed with the envelope, so it runs in the
       // group's queue, which never waits for a contact's queue.
-      await this.queue.run(groupConversationId(content.groupId), () =>
+      return this.queue.run(groupConversationId(content.groupId), () =>
         this.commitReceivedInQueue(envelope, decrypted, content),
       );
-      return;
     }
-    await this.commitReceivedInQueue(envelope, decrypted, content);
+    return this.commitReceivedInQueue(envelope, decrypted, content);
   }
 
+  /** Commits a decrypted envelope and returns what `receiveInQueue` returns. */
   private async commitReceivedInQueue(
     envelope: Envelope,
     decrypted: Awaited<ReturnType<Protocol['decryptMessage']>>,
     content: Content | undefined,
-  ): Promise<void> {
+  ): Promise<string | undefined> {
     const from = envelope.from;
     const group =
       content?.type === 'group-change'
@@ -371,20 +400,26 @@ export class Engine {
       // Nothing was written, so the relay keeps the envelope for later.
       this.reportIdentityChange(from.userId, error);
       log.error('receive commit failed', error);
-      return;
+      return undefined;
     }
 
-    if (outcome.status === 'committed' && content?.type === 'sender-key') {
-      await this.receiveSenderKey(from, content);
+    let retryGroup: string | undefined;
+    if (
+      outcome.status === 'committed' &&
+      content?.type === 'sender-key' &&
+      (await this.receiveSenderKey(from, content))
+    ) {
+      retryGroup = content.groupId;
     }
     if (outcome.status === 'committed' && group) {
       const conversationId = groupConversationId(group.row.groupId);
       this.onChange({ type: 'messages', peerId: conversationId });
       this.onChange({ type: 'conversations' });
       log.info('group change accepted', { version: group.row.version });
+      retryGroup = group.row.groupId;
     }
     await this.acknowledge(envelope.id);
-    if (outcome.status === 'duplicate') return;
+    if (outcome.status === 'duplicate') return undefined;
     const changed =
       outcome.newMessage ||
       outcome.delivered > 0 ||
@@ -400,6 +435,7 @@ export class Engine {
     ) {
       void this.sendReceipt(from, [content.messageId]);
     }
+    return retryGroup;
   }
 
   private async handleDecryptionFailure(
@@ -627,7 +663,13 @@ export class Engine {
     this.onChange({ type: 'contact', peerId });
     const held = this.heldEnvelopes.get(peerId) ?? [];
     this.heldEnvelopes.delete(peerId);
-    for (const envelope of held) await this.receiveInQueue(envelope);
+    for (const envelope of held) {
+      const retryGroup = await this.receiveInQueue(envelope);
+      // Not awaited: the retry queues behind this contact's queue.
+      if (retryGroup !== undefined) {
+        void this.retryHeldGroupMessages(retryGroup);
+      }
+    }
   }
 
   /**
@@ -685,8 +727,16 @@ export class Engine {
     });
   }
 
-  /** Encrypts and sends a text message to every device of a contact. */
-  sendText(peerId: string, text: string): Promise<void> {
+  /**
+   * Encrypts and sends a text message to every device of a contact, or to
+   * a group. A caller that may send the same message twice (a follower tab
+   * during a leader change) passes its own message id as `givenId`: when
+   * that message is already stored, nothing happens, because the outbox
+   * sends it. Only a stored message still `sending` without envelopes is
+   * encrypted (once) again; a tab that closed between the two writes
+   * leaves it so.
+   */
+  sendText(peerId: string, text: string, givenId?: string): Promise<void> {
     if (text.length === 0 || text.length > MAX_TEXT_LENGTH) {
       return Promise.reject(
         new ClientError(
@@ -696,18 +746,24 @@ export class Engine {
       );
     }
     const groupId = groupIdOf(peerId);
-    if (groupId !== undefined) return this.sendGroupText(groupId, text);
+    if (groupId !== undefined) {
+      return this.sendGroupText(groupId, text, givenId);
+    }
     return this.queue.run(peerId, async () => {
+      const stored = await this.unsentMessage(peerId, givenId);
+      if (stored === 'sent') return;
       const contact = await this.store.contact(peerId);
       if (contact?.pendingIdentityKey) throw identityChanged(peerId);
-      const messageId = toBase64Url(this.random.bytes(16));
-      const sentAt = this.now();
-      const row = await this.store.addOutgoingMessage(
-        peerId,
-        messageId,
-        text,
-        sentAt,
-      );
+      const messageId = givenId ?? toBase64Url(this.random.bytes(16));
+      const row =
+        stored ??
+        (await this.store.addOutgoingMessage(
+          peerId,
+          messageId,
+          text,
+          this.now(),
+        ));
+      const sentAt = row.sentAt;
       this.onChange({ type: 'messages', peerId });
       this.onChange({ type: 'conversations' });
 
@@ -726,6 +782,22 @@ export class Engine {
       }
       for (const item of outbox) void this.deliver(item);
     });
+  }
+
+  /**
+   * Looks up a message the caller may have sent before: undefined when it
+   * is new, `sent` when it is stored with its envelopes (or sent), or its
+   * row when it was stored but never encrypted.
+   */
+  private async unsentMessage(
+    conversationId: string,
+    messageId: string | undefined,
+  ): Promise<MessageRow | 'sent' | undefined> {
+    if (messageId === undefined) return undefined;
+    const stored = await this.store.storedMessage(conversationId, messageId);
+    if (!stored) return undefined;
+    const { row, envelopes } = stored;
+    return row.state === 'sending' && envelopes === 0 ? row : 'sent';
   }
 
   /** Sends a delivery receipt for messages we have committed. */
@@ -1235,14 +1307,14 @@ export class Engine {
   }
 
   /**
-   * Stores a member device's sender key. Membership is checked when its
-   * messages arrive, so a distribution that overtakes the change adding its
-   * sender is kept.
+   * Stores a member device's sender key and returns true once it is stored.
+   * Membership is checked when its messages arrive, so a distribution that
+   * overtakes the change adding its sender is kept.
    */
   private async receiveSenderKey(
     from: Address,
     content: SenderKeyContent,
-  ): Promise<void> {
+  ): Promise<boolean> {
     try {
       const distribution = decodeSenderKeyDistribution(
         fromBase64Url(content.distribution),
@@ -1264,80 +1336,208 @@ export class Engine {
         id,
         processSenderKeyDistribution(record, distribution),
       );
+      return true;
     } catch (error) {
       log.error('sender key dropped', error);
+      return false;
     }
   }
 
   /**
-   * Decrypts a group message from a member of the verified state. Messages
-   * from anyone else, or for a group we are not in, are dropped.
+   * Decrypts a group message from a member of the verified state. A message
+   * that cannot be decrypted yet, because its sender key or the change
+   * that makes its sender a member has not arrived, is held in IndexedDB
+   * and acknowledged only once it is stored there. Other messages that
+   * fail are dropped.
    */
   private async receiveGroupMessage(envelope: Envelope): Promise<void> {
+    await this.expireHeldGroupMessages();
+    let attempt: GroupMessageAttempt;
+    try {
+      attempt = await this.attemptGroupMessage(envelope);
+    } catch (error) {
+      this.reportGroupMessageFailure(envelope, error);
+      await this.acknowledge(envelope.id);
+      return;
+    }
+    if (attempt.status === 'waiting') {
+      try {
+        await this.holdGroupMessage(attempt.groupId, envelope);
+      } catch (error) {
+        // Not acknowledged, so the relay delivers the envelope again.
+        log.error('group message hold failed', error);
+        return;
+      }
+    }
+    await this.acknowledge(envelope.id);
+  }
+
+  /**
+   * Tries to decrypt and commit a group message, in its sender's queue.
+   * Returns `waiting` when the sender is not a member of our verified
+   * state yet, or we have no sender key state for its chain. Throws for
+   * a message that will never decrypt.
+   */
+  private async attemptGroupMessage(
+    envelope: Envelope,
+  ): Promise<GroupMessageAttempt> {
     const from = envelope.from;
     const body = fromBase64Url(envelope.body);
-    try {
-      const header = parseGroupMessageHeader(body);
-      const groupId = toBase64Url(header.groupId);
-      const conversationId = groupConversationId(groupId);
-      const row = await this.store.group(groupId);
-      if (
-        !row?.members.includes(from.userId) ||
-        !row.members.includes(this.identity.userId)
-      ) {
-        throw new ClientError(
-          'not-group-member',
-          `A group message from ${from.userId}, who is not a member of ` +
-            'the group, was dropped.',
-        );
-      }
-      const recordId = senderKeyRecordId(groupId, from, header.distributionId);
-      const record = await this.store.senderKeyRecord(recordId);
-      if (!record) {
-        throw new CryptoError(
-          'unknown-sender-key',
-          'receiveGroupMessage',
-          'no sender key from this device',
-        );
-      }
-      const decrypted = await decryptGroupMessage(record, from, body);
-      const content = parseContent(decrypted.plaintext);
-      const text =
-        content?.type === 'text' && content.groupId === groupId
-          ? {
-              messageId: content.messageId,
-              text: content.text,
-              sentAt: content.sentAt,
-            }
-          : undefined;
-      const newMessage = await this.store.commitGroupReceived({
-        envelopeId: envelope.id,
-        conversationId,
-        recordId,
-        record: decrypted.record,
-        text,
-        unread: this.activePeer !== conversationId,
-        now: this.now(),
-      });
-      await this.acknowledge(envelope.id);
-      if (newMessage) {
-        this.onChange({ type: 'messages', peerId: conversationId });
-        this.onChange({ type: 'conversations' });
-      }
-    } catch (error) {
-      log.error('group message dropped', error);
-      await this.acknowledge(envelope.id);
-      if (CryptoError.is(error, 'duplicate-message')) return;
-      this.onError(
-        ClientError.is(error)
-          ? error
-          : new ClientError(
-              'decryption-failed',
-              `A group message from ${from.userId} could not be decrypted ` +
-                'and was dropped.',
-              { cause: error },
-            ),
+    const header = parseGroupMessageHeader(body);
+    const groupId = toBase64Url(header.groupId);
+    const conversationId = groupConversationId(groupId);
+    const row = await this.store.group(groupId);
+    if (row && !row.members.includes(this.identity.userId)) {
+      throw new ClientError(
+        'not-group-member',
+        `A group message from ${from.userId} was dropped, because you are ` +
+          'no longer a member of the group.',
       );
+    }
+    if (!row?.members.includes(from.userId)) {
+      return { status: 'waiting', groupId };
+    }
+    const recordId = senderKeyRecordId(groupId, from, header.distributionId);
+    const record = await this.store.senderKeyRecord(recordId);
+    if (!record) return { status: 'waiting', groupId };
+    let decrypted;
+    try {
+      decrypted = await decryptGroupMessage(record, from, body);
+    } catch (error) {
+      // A newer chain of this sender whose distribution has not arrived.
+      if (CryptoError.is(error, 'unknown-sender-key')) {
+        return { status: 'waiting', groupId };
+      }
+      throw error;
+    }
+    const content = parseContent(decrypted.plaintext);
+    const text =
+      content?.type === 'text' && content.groupId === groupId
+        ? {
+            messageId: content.messageId,
+            text: content.text,
+            sentAt: content.sentAt,
+          }
+        : undefined;
+    const newMessage = await this.store.commitGroupReceived({
+      envelopeId: envelope.id,
+      conversationId,
+      recordId,
+      record: decrypted.record,
+      text,
+      unread: this.activePeer !== conversationId,
+      now: this.now(),
+    });
+    if (newMessage) {
+      this.onChange({ type: 'messages', peerId: conversationId });
+      this.onChange({ type: 'conversations' });
+    }
+    return { status: 'done' };
+  }
+
+  private reportGroupMessageFailure(envelope: Envelope, error: unknown): void {
+    log.error('group message dropped', error);
+    if (CryptoError.is(error, 'duplicate-message')) return;
+    this.onError(
+      ClientError.is(error)
+        ? error
+        : new ClientError(
+            'decryption-failed',
+            `A group message from ${envelope.from.userId} could not be ` +
+              'decrypted and was dropped.',
+            { cause: error },
+          ),
+    );
+  }
+
+  /**
+   * Stores a group envelope until it can be decrypted. When the bounds
+   * push older held envelopes out, their threads show a notice.
+   */
+  private async holdGroupMessage(
+    groupId: string,
+    envelope: Envelope,
+  ): Promise<void> {
+    const dropped = await this.store.holdGroupMessage(
+      groupId,
+      envelope,
+      {
+        perGroup: MAX_HELD_GROUP_MESSAGES_PER_GROUP,
+        total: MAX_HELD_GROUP_MESSAGES,
+      },
+      this.now(),
+    );
+    log.info('group message held', { dropped: dropped.length });
+    await this.noticeDeletedHeldMessages(dropped, 'overflow');
+  }
+
+  /**
+   * Tries a group's held messages again, each in its sender's queue, in
+   * the order they were held. Those that still wait stay held.
+   */
+  private async retryHeldGroupMessages(groupId: string): Promise<void> {
+    const bySender = new Map<string, HeldGroupMessageRow[]>();
+    for (const row of await this.store.heldGroupMessages(groupId)) {
+      const rows = bySender.get(row.envelope.from.userId) ?? [];
+      rows.push(row);
+      bySender.set(row.envelope.from.userId, rows);
+    }
+    for (const [userId, rows] of bySender) {
+      await this.queue.run(userId, async () => {
+        for (const row of rows) await this.retryHeldGroupMessage(row);
+      });
+    }
+  }
+
+  private async retryHeldGroupMessage(row: HeldGroupMessageRow): Promise<void> {
+    try {
+      if (await this.store.isProcessed(row.id)) {
+        await this.store.deleteHeldGroupMessage(row.id);
+        return;
+      }
+      const attempt = await this.attemptGroupMessage(row.envelope);
+      if (attempt.status === 'done') log.info('held group message decrypted');
+    } catch (error) {
+      await this.store
+        .deleteHeldGroupMessage(row.id)
+        .catch((cause: unknown) => log.error('held delete failed', cause));
+      this.reportGroupMessageFailure(row.envelope, error);
+    }
+  }
+
+  /**
+   * Deletes the group envelopes held for longer than
+   * `HELD_GROUP_MESSAGE_TTL_MS`, each with a notice in its thread.
+   */
+  async expireHeldGroupMessages(): Promise<void> {
+    const expired = await this.store.takeExpiredGroupMessages(
+      this.now() - HELD_GROUP_MESSAGE_TTL_MS,
+    );
+    if (expired.length === 0) return;
+    log.info('held group messages expired', { count: expired.length });
+    await this.noticeDeletedHeldMessages(expired, 'expired');
+  }
+
+  /**
+   * Adds a notice for each deleted held envelope to the thread of its
+   * group, when we are a member of that group. A group we never joined has
+   * no thread, and its envelopes go without a notice.
+   */
+  private async noticeDeletedHeldMessages(
+    rows: readonly HeldGroupMessageRow[],
+    reason: 'expired' | 'overflow',
+  ): Promise<void> {
+    for (const row of rows) {
+      const group = await this.store.group(row.groupId);
+      if (!group?.members.includes(this.identity.userId)) continue;
+      const conversationId = groupConversationId(row.groupId);
+      await this.store.addNotice(
+        conversationId,
+        `held-${row.id}`,
+        heldMessageNotice(row.envelope.from.userId, reason),
+        this.now(),
+      );
+      this.onChange({ type: 'messages', peerId: conversationId });
     }
   }
 
@@ -1510,9 +1710,15 @@ export class Engine {
    * a member left since it was made, or when it is due; each member device
    * without its distribution gets it over a pairwise session first.
    */
-  private sendGroupText(groupId: string, text: string): Promise<void> {
+  private sendGroupText(
+    groupId: string,
+    text: string,
+    givenId: string | undefined,
+  ): Promise<void> {
     const conversationId = groupConversationId(groupId);
     return this.queue.run(`send:${conversationId}`, async () => {
+      const stored = await this.unsentMessage(conversationId, givenId);
+      if (stored === 'sent') return;
       const row = await this.store.group(groupId);
       if (!row?.members.includes(this.identity.userId)) {
         throw new ClientError(
@@ -1520,14 +1726,16 @@ export class Engine {
           'You are no longer a member of this group.',
         );
       }
-      const messageId = toBase64Url(this.random.bytes(16));
-      const sentAt = this.now();
-      const message = await this.store.addOutgoingMessage(
-        conversationId,
-        messageId,
-        text,
-        sentAt,
-      );
+      const messageId = givenId ?? toBase64Url(this.random.bytes(16));
+      const message =
+        stored ??
+        (await this.store.addOutgoingMessage(
+          conversationId,
+          messageId,
+          text,
+          this.now(),
+        ));
+      const sentAt = message.sentAt;
       this.onChange({ type: 'messages', peerId: conversationId });
       this.onChange({ type: 'conversations' });
       let item: OutboxRow | undefined;

@@ -13,6 +13,13 @@ import type { Address } from '../../../shared/wire/schemas';
 import { addressKey } from '../storage/local-store';
 import type { GroupRow } from '../storage/schema';
 
+/** Maximum number of envelopes held for one group, oldest deleted first. */
+export const MAX_HELD_GROUP_MESSAGES_PER_GROUP = 1_000;
+/** Maximum number of envelopes held for all groups, oldest deleted first. */
+export const MAX_HELD_GROUP_MESSAGES = 5_000;
+/** Time after which a held envelope is deleted unread, as skipped message keys are. */
+export const HELD_GROUP_MESSAGE_TTL_MS = 14 * 24 * 60 * 60 * 1000;
+
 /** Returns the verified state of a stored group, as `applyGroupChange` takes it. */
 export function groupStateOf(row: GroupRow): GroupState {
   return {
@@ -63,4 +70,27 @@ export function describeGroupChange(entry: GroupStateEntry): string {
 /** Returns true when the change takes a member out, so sender keys rotate. */
 export function removesMember(entry: GroupStateEntry): boolean {
   return entry.change.type === 'remove' || entry.change.type === 'leave';
+}
+
+/**
+ * Returns the thread notice for a held group message that was deleted
+ * unread, so that a sender key or a change that never arrives is visible.
+ */
+export function heldMessageNotice(
+  sender: string,
+  reason: 'expired' | 'overflow',
+): string {
+  if (reason === 'expired') {
+    return (
+      `A message from ${sender} never became readable: its sender key or ` +
+      `the change that made ${sender} a member did not arrive within 14 ` +
+      'days, so it was deleted.'
+    );
+  }
+  return (
+    `A message from ${sender} was deleted unread, because too many ` +
+    'messages were waiting for a sender key or a group change (at most ' +
+    `${MAX_HELD_GROUP_MESSAGES_PER_GROUP.toLocaleString('en')} per group ` +
+    `and ${MAX_HELD_GROUP_MESSAGES.toLocaleString('en')} in all).`
+  );
 }

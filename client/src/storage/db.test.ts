@@ -39,4 +39,39 @@ describe('openCloakDb', () => {
     expect(newer.version).toBe(DB_VERSION + 1);
     newer.close();
   });
+
+  it('adds the held group message store to version 2', async () => {
+    const name = freshName();
+    const older = await openDB(name, 2, {
+      upgrade(db) {
+        db.createObjectStore('groups', { keyPath: 'groupId' });
+      },
+    });
+    await older.put('groups', { groupId: 'g1', name: 'Trip' });
+    older.close();
+
+    const db = await openCloakDb(name);
+    expect(db.version).toBe(3);
+    expect(await db.get('groups', 'g1')).toMatchObject({ name: 'Trip' });
+    await db.put('heldGroupMessages', {
+      id: 'e1',
+      groupId: 'g1',
+      envelope: {
+        v: 1,
+        kind: 'group',
+        id: 'e1',
+        from: { userId: 'bob', deviceId: 1 },
+        to: { userId: 'alice', deviceId: 1 },
+        serverTs: 1,
+        seq: 1,
+        body: 'AAAA',
+      },
+      heldAt: 5,
+      order: 1,
+    });
+    expect(
+      await db.getAllKeysFromIndex('heldGroupMessages', 'by-time'),
+    ).toEqual(['e1']);
+    db.close();
+  });
 });

@@ -65,6 +65,13 @@ export function openCloakDb(
         db.createObjectStore('ownSenderKeys', { keyPath: 'groupId' });
         db.createObjectStore('senderKeys', { keyPath: 'id' });
       }
+      if (oldVersion < 3) {
+        const held = db.createObjectStore('heldGroupMessages', {
+          keyPath: 'id',
+        });
+        held.createIndex('by-group', ['groupId', 'order']);
+        held.createIndex('by-time', 'heldAt');
+      }
     },
   });
 }

@@ -329,4 +329,54 @@ describe('LocalStore', () => {
     expect(await store.isProcessed('old')).toBe(false);
     expect(await store.isProcessed('new')).toBe(true);
   });
+
+  it('bounds held group messages', async () => {
+    const { store } = await createStore();
+    const limits = { perGroup: 2, total: 3 };
+    const envelope = (id: number) => ({
+      v: 1 as const,
+      kind: 'group' as const,
+      id: `held-${id}`,
+      from: bob,
+      to: { userId: 'alice', deviceId: 1 },
+      serverTs: NOW,
+      seq: id,
+      body: 'AAAA',
+    });
+    const ids = async (groupId: string) =>
+      (await store.heldGroupMessages(groupId)).map((row) => row.id);
+
+    expect(
+      await store.holdGroupMessage('g1', envelope(1), limits, NOW),
+    ).toEqual([]);
+    await store.holdGroupMessage('g1', envelope(2), limits, NOW);
+    const dropped = await store.holdGroupMessage(
+      'g1',
+      envelope(3),
+      limits,
+      NOW,
+    );
+    expect(dropped.map((row) => row.id)).toEqual(['held-1']);
+    expect(await ids('g1')).toEqual(['held-2', 'held-3']);
+
+    // Holding an id again keeps the first copy and drops nothing.
+    expect(
+      await store.holdGroupMessage('g1', envelope(3), limits, NOW + 1),
+    ).toEqual([]);
+
+    await store.holdGroupMessage('g2', envelope(4), limits, NOW + 1);
+    const overall = await store.holdGroupMessage(
+      'g2',
+      envelope(5),
+      limits,
+      NOW + 2,
+    );
+    expect(overall.map((row) => row.id)).toEqual(['held-2']);
+    expect(await ids('g1')).toEqual(['held-3']);
+    expect(await ids('g2')).toEqual(['held-4', 'held-5']);
+
+    const expired = await store.takeExpiredGroupMessages(NOW + 2);
+    expect(expired.map((row) => row.id).sort()).toEqual(['held-3', 'held-4']);
+    expect(await ids('g2')).toEqual(['held-5']);
+  });
 });

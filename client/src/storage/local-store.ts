@@ -31,7 +31,11 @@ import {
   type SenderKeyRecord,
 } from '../../../shared/crypto/sender-key';
 import type { PrekeyLookup } from '../../../shared/crypto/session';
-import type { Address, RegisterRequest } from '../../../shared/wire/schemas';
+import type {
+  Address,
+  Envelope,
+  RegisterRequest,
+} from '../../../shared/wire/schemas';
 import { ClientError, identityChanged } from '../errors';
 import type { CloakDb } from './db';
 import { inRatchetOrder, type RatchetPosition } from './thread-order';
@@ -40,6 +44,7 @@ import {
   type ContactRow,
   type ConversationRow,
   type GroupRow,
+  type HeldGroupMessageRow,
   type MessageRow,
   type MessageState,
   type OutboxRow,
@@ -105,6 +110,12 @@ export interface GroupReceivedCommit {
   };
   readonly unread: boolean;
   readonly now: number;
+}
+
+/** Bounds of the held group messages, oldest dropped first. */
+export interface HeldGroupMessageLimits {
+  readonly perGroup: number;
+  readonly total: number;
 }
 
 export interface ConversationView {
@@ -1129,6 +1140,26 @@ export class LocalStore {
     return { direction: row.direction, text: fromUtf8(text) };
   }
 
+  /**
+   * Returns a stored message and the number of its envelopes still in the
+   * outbox. A message still `sending` without envelopes was stored by a
+   * tab that closed before it committed the encrypted envelopes.
+   */
+  async storedMessage(
+    peerId: string,
+    messageId: string,
+  ): Promise<{ row: MessageRow; envelopes: number } | undefined> {
+    const key = messageKey(peerId, messageId);
+    const tx = this.db.transaction(['messages', 'outbox']);
+    const row = await tx.objectStore('messages').get(key);
+    const envelopes = await tx
+      .objectStore('outbox')
+      .index('by-message')
+      .count(key);
+    await tx.done;
+    return row ? { row, envelopes } : undefined;
+  }
+
   async hasConversation(peerId: string): Promise<boolean> {
     return (await this.db.get('conversations', peerId)) !== undefined;
   }
@@ -1313,8 +1344,9 @@ export class LocalStore {
 
   /**
    * Commits one decrypted group message: the advanced sender key record,
-   * the processed envelope id and the message, in one transaction. An
-   * envelope id already processed writes nothing and returns false.
+   * the processed envelope id and the message, in one transaction, and
+   * deletes the held copy of the envelope if there is one. An envelope id
+   * already processed writes nothing else and returns false.
    */
   async commitGroupReceived(commit: GroupReceivedCommit): Promise<boolean> {
     const sealedRecord = await sealSenderKeyRecord(
@@ -1331,13 +1363,21 @@ export class LocalStore {
       text && key
         ? await this.seal(RecordKind.message, key, utf8(text.text))
         : undefined;
-    const stores: ['processed', 'senderKeys', 'messages', 'conversations'] = [
+    const stores: [
       'processed',
       'senderKeys',
       'messages',
       'conversations',
+      'heldGroupMessages',
+    ] = [
+      'processed',
+      'senderKeys',
+      'messages',
+      'conversations',
+      'heldGroupMessages',
     ];
     return inTransaction(this.db, stores, async (tx) => {
+      await tx.objectStore('heldGroupMessages').delete(commit.envelopeId);
       const processed = tx.objectStore('processed');
       if (await processed.get(commit.envelopeId)) return false;
       await processed.put({ id: commit.envelopeId, processedAt: commit.now });
@@ -1365,6 +1405,86 @@ export class LocalStore {
         commit.unread ? 1 : 0,
       );
       return true;
+    });
+  }
+
+  /**
+   * Stores a group envelope that cannot be decrypted yet. When the group
+   * then holds more than `limits.perGroup` envelopes, or all groups more
+   * than `limits.total`, the oldest are deleted in the same transaction
+   * and returned. Holding an envelope id again keeps the first copy.
+   */
+  async holdGroupMessage(
+    groupId: string,
+    envelope: Envelope,
+    limits: HeldGroupMessageLimits,
+    now: number,
+  ): Promise<HeldGroupMessageRow[]> {
+    return inTransaction(this.db, ['heldGroupMessages'], async (tx) => {
+      const held = tx.objectStore('heldGroupMessages');
+      if (await held.get(envelope.id)) return [];
+      await held.put({
+        id: envelope.id,
+        groupId,
+        envelope,
+        heldAt: now,
+        order: nextOrder(now),
+      });
+      const dropped: HeldGroupMessageRow[] = [];
+      const inGroup = IDBKeyRange.bound(
+        [groupId, -Infinity],
+        [groupId, Infinity],
+      );
+      let excess =
+        (await held.index('by-group').count(inGroup)) - limits.perGroup;
+      let cursor = await held.index('by-group').openCursor(inGroup);
+      while (cursor && excess > 0) {
+        dropped.push(cursor.value);
+        await cursor.delete();
+        excess--;
+        cursor = await cursor.continue();
+      }
+      excess = (await held.count()) - limits.total;
+      let oldest = await held.index('by-time').openCursor();
+      while (oldest && excess > 0) {
+        dropped.push(oldest.value);
+        await oldest.delete();
+        excess--;
+        oldest = await oldest.continue();
+      }
+      return dropped;
+    });
+  }
+
+  /** Returns the held envelopes of a group, in the order they were held. */
+  async heldGroupMessages(groupId: string): Promise<HeldGroupMessageRow[]> {
+    return this.db.getAllFromIndex(
+      'heldGroupMessages',
+      'by-group',
+      IDBKeyRange.bound([groupId, -Infinity], [groupId, Infinity]),
+    );
+  }
+
+  async deleteHeldGroupMessage(envelopeId: string): Promise<void> {
+    await this.db.delete('heldGroupMessages', envelopeId);
+  }
+
+  /** Deletes and returns the envelopes held since before `before`. */
+  async takeExpiredGroupMessages(
+    before: number,
+  ): Promise<HeldGroupMessageRow[]> {
+    return inTransaction(this.db, ['heldGroupMessages'], async (tx) => {
+      const expired: HeldGroupMessageRow[] = [];
+      let cursor = await tx
+        .objectStore('heldGroupMessages')
+        .index('by-time')
+        .openCursor(IDBKeyRange.upperBound(before, true));
+      while (cursor) {
+        expired.push(cursor.value);
+        await cursor.delete();
+        cursor = await cursor.continue();
+      }
+      return expired;
     });
   }
 

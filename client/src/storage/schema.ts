@@ -10,12 +10,13 @@ import type { Bytes } from '../../../shared/crypto/bytes';
 import type { LocalIdentity } from '../../../shared/crypto/keys';
 import type { RatchetPosition } from './thread-order';
 import type {
+  Envelope,
   RegisterRequest,
   SendEnvelopeRequest,
 } from '../../../shared/wire/schemas';
 
 export const DB_NAME = 'cloak';
-export const DB_VERSION = 2;
+export const DB_VERSION = 3;
 
 /** Key of the single row in the `identity`, `storageKey` and `settings` stores. */
 export const SELF = 'self';
@@ -204,8 +205,30 @@ export interface SenderKeyRow {
   readonly sealed: Bytes;
 }
 
+/**
+ * A group envelope that cannot be decrypted yet: its sender key, or the
+ * change that makes its sender a member, has not arrived. Only the
+ * ciphertext envelope is kept, never a plaintext.
+ */
+export interface HeldGroupMessageRow {
+  /** Envelope id, as base64url. */
+  readonly id: string;
+  /** Group id from the message header, as base64url. */
+  readonly groupId: string;
+  readonly envelope: Envelope;
+  /** Local time at which the envelope was first held. */
+  readonly heldAt: number;
+  /** Strictly increasing in the order envelopes were held. */
+  readonly order: number;
+}
+
 export interface CloakSchema extends DBSchema {
   groups: { key: string; value: GroupRow };
+  heldGroupMessages: {
+    key: string;
+    value: HeldGroupMessageRow;
+    indexes: { 'by-group': [string, number]; 'by-time': number };
+  };
   ownSenderKeys: { key: string; value: OwnSenderKeyRow };
   senderKeys: { key: string; value: SenderKeyRow };
   identity: { key: string; value: LocalIdentity };
