@@ -79,17 +79,19 @@ function nextMessage<T extends ChildMessage['type']>(
 
 /**
  * Forks a relay child on 127.0.0.1 with a free port. `dataDir` is required
- * for the Cloak relay and ignored by the bare one.
+ * for the Cloak relay and ignored by the bare one. `nodeOptions` go to the
+ * child's `node`, for example `--cpu-prof` to profile it.
  */
 export async function startRelayProcess(
   kind: RelayKind,
   dataDir?: string,
+  nodeOptions: readonly string[] = [],
 ): Promise<RelayProcess> {
   if (kind === 'cloak' && dataDir === undefined) {
     throw new Error('The Cloak relay child needs a dataDir for its database.');
   }
   const child = fork(ENTRIES[kind], [], {
-    execArgv: ['--expose-gc', '--import', 'tsx'],
+    execArgv: ['--expose-gc', '--import', 'tsx', ...nodeOptions],
     env: {
       ...process.env,
       ...(dataDir !== undefined && { DATA_DIR: dataDir }),
