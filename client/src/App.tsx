@@ -66,7 +66,12 @@ export function App() {
 
   // Exactly one status element exists: in the page header, or in the
   // thread header while a phone shows the thread alone.
-  const connection = <ConnectionStatus state={snapshot.connection} />;
+  const connection = (
+    <ConnectionStatus
+      state={snapshot.connection}
+      throughOtherTab={snapshot.tabRole === 'follower'}
+    />
+  );
   const statusInThread = phoneLayout && snapshot.activePeer !== undefined;
 
   const alerts = (
@@ -115,10 +120,10 @@ export function App() {
           safe. Use a current version of Chrome, Edge, Firefox or Safari.
         </p>
       )}
-      {snapshot.phase === 'waiting-for-lock' && (
+      {snapshot.phase === 'waiting-for-other-tab' && (
         <p className="centered">
-          Cloak is already open in another tab of this browser. Only one tab can
-          run it at a time; close the other tab to continue here.
+          Cloak is open in another tab of this browser, which sets up the
+          account. This tab shows it as soon as it is ready.
         </p>
       )}
       {snapshot.phase === 'create-account' && (

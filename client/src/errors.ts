@@ -3,20 +3,26 @@
  * may name a contact's username, which the user typed or received, so it is
  * never logged. Log lines use `code` only.
  */
-export type ClientErrorCode =
-  | 'invalid-username'
-  | 'username-taken'
-  | 'account-unknown'
-  | 'unknown-user'
-  | 'identity-changed'
-  | 'offline'
-  | 'invalid-message'
-  | 'no-session'
-  | 'relay-error'
-  | 'decryption-failed'
-  | 'storage-failed'
-  | 'group-change-rejected'
-  | 'not-group-member';
+/** Every `ClientErrorCode`, for checking a code that crossed a boundary. */
+export const CLIENT_ERROR_CODES = [
+  'invalid-username',
+  'username-taken',
+  'account-unknown',
+  'unknown-user',
+  'identity-changed',
+  'offline',
+  'invalid-message',
+  'no-session',
+  'relay-error',
+  'decryption-failed',
+  'storage-failed',
+  'group-change-rejected',
+  'not-group-member',
+  'no-leader-tab',
+  'internal-error',
+] as const;
+
+export type ClientErrorCode = (typeof CLIENT_ERROR_CODES)[number];
 
 export class ClientError extends Error {
   override readonly name = 'ClientError';

@@ -6,14 +6,13 @@
  */
 import type { LocalIdentity } from '../../../shared/crypto/keys';
 import type { AccessLogEntry } from '../../../shared/wire/schemas';
+import { toBase64Url } from '../../../shared/crypto/bytes';
 import { systemRandom } from '../../../shared/crypto/random';
 import {
   accountUnknownError,
   createPendingAccount,
   finishRegistration,
   parseUsername,
-  type RegistrationOutcome,
-  registerAgain,
 } from '../engine/account';
 import {
   type ContactSafetyNumber,
@@ -23,6 +22,13 @@ import {
   type GroupInfo,
 } from '../engine/engine';
 import { acquireEngineLock } from '../engine/lock';
+import {
+  fromErrorBody,
+  TAB_CHANNEL_NAME,
+  TabFollower,
+  TabLeader,
+  toErrorBody,
+} from '../engine/tabs';
 import { createLogger, errorCode } from '../engine/logger';
 import {
   type ConnectionState,
@@ -45,6 +51,15 @@ import {
 } from './alerts';
 import { type Persistence, requestPersistence } from './persistence';
 import {
+  type EngineActions,
+  localActions,
+  parseTabNotice,
+  type RegisterAgainResult,
+  remoteActions,
+  serveAction,
+  type TabNotice,
+} from './tab-actions';
+import {
   currentStorageEnvironment,
   findStorageProblem,
   type StorageProblem,
@@ -59,7 +74,8 @@ const OUTBOX_RETRY_MS = 15_000;
 
 export type Phase =
   | 'loading'
-  | 'waiting-for-lock'
+  /** A follower tab waits while the leader tab sets up the account. */
+  | 'waiting-for-other-tab'
   | 'create-account'
   | 'ready'
   | 'unsupported'
@@ -78,8 +94,15 @@ export interface RegistrationView {
 
 export type { AlertAction, AlertMessage, AlertSource } from './alerts';
 
+/**
+ * `leader` runs the engine and owns the relay connection. `follower`
+ * shows the same data from IndexedDB and sends its actions to the leader.
+ */
+export type TabRole = 'leader' | 'follower';
+
 export interface CloakSnapshot {
   readonly phase: Phase;
+  readonly tabRole: TabRole | undefined;
   /** Reason storage cannot work, set in the `storage-problem` phase. */
   readonly storageProblem: StorageProblem | undefined;
   readonly userId: string | undefined;
@@ -103,6 +126,7 @@ export interface CloakSnapshot {
 
 const initialSnapshot: CloakSnapshot = {
   phase: 'loading',
+  tabRole: undefined,
   storageProblem: undefined,
   userId: undefined,
   connection: 'connecting',
@@ -119,6 +143,8 @@ const initialSnapshot: CloakSnapshot = {
   alerts: [],
 };
 
+type OpenedAccount = { store: LocalStore; identity: LocalIdentity };
+
 function alertText(error: unknown): string {
   if (error instanceof ClientError) return error.message;
   return `Something went wrong (${errorCode(error)}). Try again.`;
@@ -131,8 +157,17 @@ export class CloakStore {
   private db: CloakDb | undefined;
   private store: LocalStore | undefined;
   private identity: LocalIdentity | undefined;
+  /** The engine, in the leader tab only. */
   private engine: Engine | undefined;
   private connection: RelayConnection | undefined;
+  /** The engine's actions: local in the leader, requests in a follower. */
+  private actions: EngineActions | undefined;
+  private readonly tabId = crypto.randomUUID();
+  private tabLeader: TabLeader<TabNotice> | undefined;
+  private tabFollower: TabFollower<TabNotice> | undefined;
+  private following: Promise<void> | undefined;
+  private followerView: Promise<void> | undefined;
+  private dbOpening: Promise<CloakDb | undefined> | undefined;
   private messagesRequest = 0;
   private contactRequest = 0;
   private conversationsRequest = 0;
@@ -185,48 +220,30 @@ export class CloakStore {
     });
   }
 
-  /** Waits for the engine lock, opens the database and the stored account. */
+  /**
+   * Opens the stored account as the leader tab when this tab gets the
+   * engine lock at once. Otherwise follows the leader tab until the lock
+   * passes to this tab, and then becomes the leader.
+   */
   async start(): Promise<void> {
     const problem = findStorageProblem(currentStorageEnvironment());
     if (problem) {
       this.showStorageProblem(problem);
       return;
     }
-    if (!('locks' in navigator)) {
+    if (!('locks' in navigator) || !('BroadcastChannel' in globalThis)) {
       this.update({ phase: 'unsupported' });
       return;
     }
     try {
-      await acquireEngineLock(() => this.update({ phase: 'waiting-for-lock' }));
-      // A failed open never leads to a new account, because that would
-      // replace the stored identity keys. Only an opened, empty database does.
-      let opened;
-      try {
-        this.db = await openCloakDb(undefined, {
-          onBlocked: () => this.showStorageProblem('upgrade-blocked'),
-          onVersionChange: () => {
-            this.stop();
-            this.showStorageProblem('version-changed');
-          },
-        });
-        opened = await LocalStore.open(this.db, systemRandom);
-      } catch (error) {
-        log.error('database open failed', error);
-        this.db = undefined;
-        this.showStorageProblem('open-failed');
-        return;
-      }
-      this.update({ phase: 'loading', storageProblem: undefined });
-      if (!opened) {
-        this.update({ phase: 'create-account' });
-        return;
-      }
-      if (await opened.store.pendingRegistration()) {
-        this.update({ phase: 'create-account' });
-        await this.register(opened.store, opened.identity);
-        return;
-      }
-      await this.run(opened.store, opened.identity);
+      await acquireEngineLock({
+        onWaiting: () => {
+          this.following = this.follow();
+        },
+        onLost: () => this.loseLock(),
+      });
+      await this.following;
+      await this.lead();
     } catch (error) {
       log.error('start failed', error);
       this.alert(
@@ -237,6 +254,146 @@ export class CloakStore {
         'storage',
       );
     }
+  }
+
+  /** Opens the database once; undefined after showing why it failed. */
+  private openDatabase(): Promise<CloakDb | undefined> {
+    this.dbOpening ??= openCloakDb(undefined, {
+      onBlocked: () => this.showStorageProblem('upgrade-blocked'),
+      onVersionChange: () => {
+        this.stop();
+        this.showStorageProblem('version-changed');
+      },
+    }).then(
+      (db) => {
+        this.db = db;
+        return db;
+      },
+      (error: unknown) => {
+        log.error('database open failed', error);
+        this.showStorageProblem('open-failed');
+        return undefined;
+      },
+    );
+    return this.dbOpening;
+  }
+
+  /**
+   * Reads the stored account. A failed open never leads to a new account,
+   * because that would replace the stored identity keys. Only an opened,
+   * empty database does.
+   */
+  private async openAccount(): Promise<OpenedAccount | 'none' | 'failed'> {
+    const db = await this.openDatabase();
+    if (!db) return 'failed';
+    try {
+      return (await LocalStore.open(db, systemRandom)) ?? 'none';
+    } catch (error) {
+      log.error('account open failed', error);
+      this.showStorageProblem('open-failed');
+      return 'failed';
+    }
+  }
+
+  /** Runs the engine, after this tab got the engine lock. */
+  private async lead(): Promise<void> {
+    const opened = await this.openAccount();
+    if (opened === 'failed') return;
+    if (this.snapshot.phase !== 'ready') {
+      this.update({ phase: 'loading', storageProblem: undefined });
+    }
+    if (opened === 'none') {
+      this.stopFollowing();
+      this.update({ phase: 'create-account', tabRole: 'leader' });
+      return;
+    }
+    if (await opened.store.pendingRegistration()) {
+      this.stopFollowing();
+      this.update({ phase: 'create-account', tabRole: 'leader' });
+      await this.register(opened.store, opened.identity);
+      return;
+    }
+    await this.run(opened.store, opened.identity);
+  }
+
+  private stopFollowing(): void {
+    this.tabFollower?.close();
+    this.tabFollower = undefined;
+  }
+
+  /** Follows the leader tab while another tab holds the engine lock. */
+  private async follow(): Promise<void> {
+    const follower = new TabFollower<TabNotice>({
+      channel: new BroadcastChannel(TAB_CHANNEL_NAME),
+      tabId: this.tabId,
+      parseNotice: parseTabNotice,
+      onNotice: (notice) => this.applyNotice(notice),
+      onLeader: () => void this.showFollowerView(),
+    });
+    this.tabFollower = follower;
+    this.actions = remoteActions(follower);
+    this.update({ tabRole: 'follower' });
+    await this.showFollowerView();
+  }
+
+  /**
+   * Shows the stored account in a follower tab, or a wait message while
+   * the leader tab has no registered account yet.
+   */
+  private showFollowerView(): Promise<void> {
+    if (this.store || !this.tabFollower) return Promise.resolve();
+    this.followerView ??= this.openFollowerView().finally(() => {
+      this.followerView = undefined;
+    });
+    return this.followerView;
+  }
+
+  private async openFollowerView(): Promise<void> {
+    const opened = await this.openAccount();
+    if (opened === 'failed' || this.store || !this.tabFollower) return;
+    if (opened === 'none' || (await opened.store.pendingRegistration())) {
+      this.update({ phase: 'waiting-for-other-tab' });
+      return;
+    }
+    this.store = opened.store;
+    this.identity = opened.identity;
+    this.update({
+      phase: 'ready',
+      storageProblem: undefined,
+      userId: opened.identity.userId,
+    });
+    await this.refreshConversations();
+    await this.reopenConversation(opened.store);
+  }
+
+  /** Shows in a follower tab what the leader tab posted. */
+  private applyNotice(notice: TabNotice): void {
+    switch (notice.type) {
+      case 'change':
+        this.applyChange(notice.change);
+        break;
+      case 'connection':
+        this.update({ connection: notice.state });
+        break;
+      case 'alert':
+        this.alert(fromErrorBody(notice.error), notice.source, notice.action);
+        break;
+      case 'clear-alerts':
+        this.clearAlerts(notice.source);
+        break;
+    }
+  }
+
+  /**
+   * Stops the engine when another context took the engine lock, so that
+   * this tab never steps a ratchet without it.
+   */
+  private loseLock(): void {
+    log.error('engine lock lost', new Error('lock stolen'));
+    this.stop();
+    this.engine = undefined;
+    this.actions = undefined;
+    this.update({ phase: 'waiting-for-other-tab', tabRole: undefined });
   }
 
   private showStorageProblem(problem: StorageProblem): void {
@@ -344,11 +501,76 @@ export class CloakStore {
   private async run(store: LocalStore, identity: LocalIdentity): Promise<void> {
     this.store = store;
     this.identity = identity;
-    const connection = new RelayConnection(identity, {
-      onState: (connection) => this.update({ connection }),
+    const connection = this.createConnection(identity);
+    this.connection = connection;
+    const engine = new Engine({
+      store,
+      identity,
+      transport: connection,
+      onChange: (change) => this.announceChange(change),
+      onError: (error) => this.leaderAlert(error, 'engine'),
+    });
+    this.engine = engine;
+    const actions = localActions({
+      engine,
+      store,
+      identity,
+      connection,
+      onChange: (change) => this.announceChange(change),
+    });
+    this.actions = actions;
+    this.tabLeader = new TabLeader<TabNotice>({
+      channel: new BroadcastChannel(TAB_CHANNEL_NAME),
+      tabId: this.tabId,
+      handle: (action, args) => serveAction(actions, action, args),
+      welcome: () => [{ type: 'connection', state: this.snapshot.connection }],
+    });
+    // Requests this tab sent as a follower without a result run here.
+    const follower = this.tabFollower;
+    this.tabFollower = undefined;
+    follower?.handOver((action, args) => serveAction(actions, action, args));
+    globalThis.addEventListener?.('pagehide', () => {
+      this.tabLeader?.notify({ type: 'connection', state: 'connecting' });
+    });
+
+    // The notice is recorded as shown before it renders, so that a reload
+    // never shows it again, dismissed or not.
+    const showStorageNotice = await store
+      .takeStorageNotice()
+      .catch((error: unknown) => {
+        log.error('notice update failed', error);
+        return false;
+      });
+    this.update({
+      phase: 'ready',
+      tabRole: 'leader',
+      userId: identity.userId,
+      showStorageNotice,
+    });
+    await this.refreshConversations();
+    const activePeer = this.snapshot.activePeer;
+    if (activePeer === undefined) await this.reopenConversation(store);
+    else await this.openConversation(activePeer);
+    void store
+      .pruneProcessed(Date.now() - PROCESSED_ID_RETENTION_MS)
+      .catch((error: unknown) => log.error('prune failed', error));
+    connection.start();
+    this.retryTimer = setInterval(() => {
+      if (connection.connected) void this.engine?.flushOutbox();
+    }, OUTBOX_RETRY_MS);
+  }
+
+  private createConnection(identity: LocalIdentity): RelayConnection {
+    return new RelayConnection(identity, {
+      onState: (connection) => {
+        this.update({ connection });
+        this.tabLeader?.notify({ type: 'connection', state: connection });
+      },
       onSignedIn: (counts) => {
         this.signInAlerted = false;
-        this.clearAlerts('connection');
+        // A signed-in account is known to the relay.
+        this.leaderClearAlerts('connection');
+        this.leaderClearAlerts('account');
         void this.engine?.flushOutbox();
         void this.engine?.refillPrekeys(counts);
         void this.engine?.rotatePrekeysIfDue();
@@ -367,7 +589,7 @@ export class CloakStore {
       onSignInFailed: (error) => {
         if (this.signInAlerted) return;
         this.signInAlerted = true;
-        this.alert(
+        this.leaderAlert(
           new ClientError(
             'relay-error',
             `Signing in to the relay failed (${errorCode(error)}). ` +
@@ -377,41 +599,40 @@ export class CloakStore {
         );
       },
       onAccountUnknown: () => {
-        this.clearAlerts('connection');
-        this.alert(
+        this.leaderClearAlerts('connection');
+        this.leaderAlert(
           accountUnknownError(identity.userId),
           'account',
           'register-again',
         );
       },
     });
-    this.connection = connection;
-    this.engine = new Engine({
-      store,
-      identity,
-      transport: connection,
-      onChange: (change) => this.applyChange(change),
-      onError: (error) => this.alert(error, 'engine'),
-    });
+  }
 
-    // The notice is recorded as shown before it renders, so that a reload
-    // never shows it again, dismissed or not.
-    const showStorageNotice = await store
-      .takeStorageNotice()
-      .catch((error: unknown) => {
-        log.error('notice update failed', error);
-        return false;
-      });
-    this.update({ phase: 'ready', userId: identity.userId, showStorageNotice });
-    await this.refreshConversations();
-    await this.reopenConversation(store);
-    void store
-      .pruneProcessed(Date.now() - PROCESSED_ID_RETENTION_MS)
-      .catch((error: unknown) => log.error('prune failed', error));
-    connection.start();
-    this.retryTimer = setInterval(() => {
-      if (connection.connected) void this.engine?.flushOutbox();
-    }, OUTBOX_RETRY_MS);
+  /** Shows a change in this tab and posts it to the follower tabs. */
+  private announceChange(change: EngineChange): void {
+    this.applyChange(change);
+    this.tabLeader?.notify({ type: 'change', change });
+  }
+
+  /** Shows an alert in this tab and in the follower tabs. */
+  private leaderAlert(
+    error: ClientError,
+    source: 'engine' | 'connection' | 'account',
+    action?: AlertAction,
+  ): void {
+    this.alert(error, source, action);
+    this.tabLeader?.notify({
+      type: 'alert',
+      source,
+      error: toErrorBody(error),
+      ...(action ? { action } : {}),
+    });
+  }
+
+  private leaderClearAlerts(source: 'connection' | 'account'): void {
+    this.clearAlerts(source);
+    this.tabLeader?.notify({ type: 'clear-alerts', source });
   }
 
   /** Opens the conversation that was open before the page reloaded. */
@@ -442,22 +663,41 @@ export class CloakStore {
 
   private async refreshContact(): Promise<void> {
     const peerId = this.snapshot.activePeer;
-    if (!this.engine || peerId === undefined) return;
+    if (!this.actions || peerId === undefined) return;
     const request = ++this.contactRequest;
-    if (groupIdOf(peerId) !== undefined) {
-      const group = await this.engine.groupInfo(peerId);
-      if (request === this.contactRequest) this.update({ group });
-      return;
+    try {
+      if (groupIdOf(peerId) !== undefined) {
+        const group = await this.actions.groupInfo(peerId);
+        if (request === this.contactRequest) this.update({ group });
+        return;
+      }
+      const contact = await this.actions.contactStatus(peerId);
+      if (request === this.contactRequest) this.update({ contact });
+    } catch (error) {
+      log.error('contact status failed', error);
     }
-    const contact = await this.engine.contactStatus(peerId);
-    if (request === this.contactRequest) this.update({ contact });
   }
 
   private async refreshConversations(): Promise<void> {
     if (!this.store) return;
     const request = ++this.conversationsRequest;
     const conversations = await this.store.listConversations();
-    if (request === this.conversationsRequest) this.update({ conversations });
+    if (request !== this.conversationsRequest) return;
+    this.update({ conversations });
+    // The leader's engine marks its own open conversation read. A follower
+    // sends it a request to do the same for the conversation open here.
+    const active = conversations.find(
+      (conversation) => conversation.peerId === this.snapshot.activePeer,
+    );
+    if (this.snapshot.tabRole === 'follower' && active && active.unread > 0) {
+      this.markReadInLeader(active.peerId);
+    }
+  }
+
+  private markReadInLeader(peerId: string): void {
+    this.actions?.markRead(peerId).catch((error: unknown) => {
+      log.error('mark read failed', error);
+    });
   }
 
   private async refreshMessages(): Promise<void> {
@@ -474,30 +714,21 @@ export class CloakStore {
    * with an alert that has no retry.
    */
   async registerAgain(): Promise<void> {
-    const { store, identity, connection } = this;
-    if (!store || !identity || !connection) return;
-    if (this.snapshot.registeringAgain) return;
+    const actions = this.actions;
+    if (!actions || this.snapshot.registeringAgain) return;
     this.update({ registeringAgain: true });
-    let outcome: RegistrationOutcome;
+    let result: RegisterAgainResult;
     try {
-      outcome = await registerAgain(store, identity);
+      result = await actions.registerAgain();
     } catch (error) {
-      log.error('second registration failed', error);
-      const failure = new ClientError(
-        'storage-failed',
-        'The new prekeys could not be stored. Try again.',
-      );
-      outcome = { status: 'retry', error: failure };
+      result = { status: 'retry', error: toErrorBody(error) };
     } finally {
       this.update({ registeringAgain: false });
     }
     this.clearAlerts('account');
-    if (outcome.status === 'registered') {
-      connection.start();
-      return;
-    }
-    const retry = outcome.status === 'retry' ? 'register-again' : undefined;
-    this.alert(outcome.error, 'account', retry);
+    if (result.status === 'registered') return;
+    const retry = result.status === 'retry' ? 'register-again' : undefined;
+    this.alert(fromErrorBody(result.error), 'account', retry);
   }
 
   /** Hides the storage notice, which is already recorded as shown. */
@@ -507,9 +738,9 @@ export class CloakStore {
 
   /** Opens (or starts) the chat with `username`; returns false on failure. */
   async startChat(username: string): Promise<boolean> {
-    if (!this.engine) return false;
+    if (!this.actions) return false;
     try {
-      const peerId = await this.engine.startChat(username);
+      const peerId = await this.actions.startChat(username);
       await this.openConversation(peerId);
       this.clearAlerts('start-chat');
       return true;
@@ -521,7 +752,7 @@ export class CloakStore {
   }
 
   async openConversation(peerId: string): Promise<void> {
-    if (!this.engine) return;
+    if (!this.actions) return;
     if (peerId !== this.snapshot.activePeer) {
       this.contactRequest++;
       this.update({
@@ -532,9 +763,10 @@ export class CloakStore {
       });
     }
     this.rememberOpenConversation(peerId);
-    await this.engine.setActiveConversation(peerId);
-    await this.refreshContact();
+    if (this.engine) await this.engine.setActiveConversation(peerId);
+    else this.markReadInLeader(peerId);
     await this.refreshMessages();
+    await this.refreshContact();
   }
 
   private rememberOpenConversation(peerId: string | undefined): void {
@@ -563,9 +795,9 @@ export class CloakStore {
 
   /** Creates a group and opens it; returns false on failure. */
   async createGroup(name: string): Promise<boolean> {
-    if (!this.engine) return false;
+    if (!this.actions) return false;
     try {
-      const conversationId = await this.engine.createGroup(name);
+      const conversationId = await this.actions.createGroup(name);
       await this.openConversation(conversationId);
       this.clearAlerts('group');
       return true;
@@ -579,9 +811,9 @@ export class CloakStore {
   /** Adds a member to the open group; returns false on failure. */
   async addGroupMember(username: string): Promise<boolean> {
     const peerId = this.snapshot.activePeer;
-    if (!this.engine || peerId === undefined) return false;
+    if (!this.actions || peerId === undefined) return false;
     try {
-      await this.engine.addGroupMember(peerId, username);
+      await this.actions.addGroupMember(peerId, username);
       this.clearAlerts('group');
       return true;
     } catch (error) {
@@ -594,8 +826,8 @@ export class CloakStore {
   /** Removes a member from the open group. */
   removeGroupMember(userId: string): void {
     const peerId = this.snapshot.activePeer;
-    if (!this.engine || peerId === undefined) return;
-    this.engine.removeGroupMember(peerId, userId).then(
+    if (!this.actions || peerId === undefined) return;
+    this.actions.removeGroupMember(peerId, userId).then(
       () => this.clearAlerts('group'),
       (error: unknown) => {
         log.error('remove member failed', error);
@@ -607,8 +839,8 @@ export class CloakStore {
   /** Leaves the open group. */
   leaveGroup(): void {
     const peerId = this.snapshot.activePeer;
-    if (!this.engine || peerId === undefined) return;
-    this.engine.leaveGroup(peerId).then(
+    if (!this.actions || peerId === undefined) return;
+    this.actions.leaveGroup(peerId).then(
       () => this.clearAlerts('group'),
       (error: unknown) => {
         log.error('leave group failed', error);
@@ -617,11 +849,16 @@ export class CloakStore {
     );
   }
 
-  /** Queues a text message to the open conversation. */
+  /**
+   * Queues a text message to the open conversation. The message id is
+   * chosen here, so that a request that reaches two leader tabs during a
+   * handover stores and sends the message once.
+   */
   sendMessage(text: string): void {
     const peerId = this.snapshot.activePeer;
-    if (!this.engine || peerId === undefined) return;
-    this.engine.sendText(peerId, text).then(
+    if (!this.actions || peerId === undefined) return;
+    const messageId = toBase64Url(systemRandom.bytes(16));
+    this.actions.sendText(peerId, text, messageId).then(
       () => this.clearAlerts('send'),
       (error: unknown) => {
         log.error('send failed', error);
@@ -633,9 +870,9 @@ export class CloakStore {
   /** Computes the open conversation's safety number. */
   async safetyNumber(): Promise<ContactSafetyNumber | undefined> {
     const peerId = this.snapshot.activePeer;
-    if (!this.engine || peerId === undefined) return undefined;
+    if (!this.actions || peerId === undefined) return undefined;
     try {
-      return await this.engine.safetyNumber(peerId);
+      return await this.actions.safetyNumber(peerId);
     } catch (error) {
       log.error('safety number failed', error);
       this.alert(error, 'verify');
@@ -649,9 +886,9 @@ export class CloakStore {
    */
   async markVerified(shown: ContactSafetyNumber): Promise<boolean> {
     const peerId = this.snapshot.activePeer;
-    if (!this.engine || peerId === undefined) return false;
+    if (!this.actions || peerId === undefined) return false;
     try {
-      await this.engine.markVerified(peerId, shown.identityKey);
+      await this.actions.markVerified(peerId, shown.identityKey);
       this.clearAlerts('verify');
       return true;
     } catch (error) {
@@ -664,11 +901,11 @@ export class CloakStore {
   /** Accepts the open conversation's new identity key, unblocking sends. */
   async acceptNewKey(): Promise<void> {
     const peerId = this.snapshot.activePeer;
-    if (!this.engine || peerId === undefined) return;
+    if (!this.actions || peerId === undefined) return;
     try {
-      const current = await this.engine.safetyNumber(peerId);
+      const current = await this.actions.safetyNumber(peerId);
       if (!current.pending) return;
-      await this.engine.acceptIdentityKey(peerId, current.identityKey);
+      await this.actions.acceptIdentityKey(peerId, current.identityKey);
       this.clearAlerts('send');
       this.clearAlerts('verify');
     } catch (error) {
@@ -679,9 +916,9 @@ export class CloakStore {
 
   /** Loads who fetched this account's prekey bundles, newest first. */
   async loadAccessLog(): Promise<AccessLogEntry[] | undefined> {
-    if (!this.engine) return undefined;
+    if (!this.actions) return undefined;
     try {
-      const entries = await this.engine.readAccessLog();
+      const entries = await this.actions.readAccessLog();
       this.clearAlerts('access-log');
       return entries;
     } catch (error) {
@@ -691,10 +928,16 @@ export class CloakStore {
     }
   }
 
-  /** Stops the connection, the outbox retries and registration retries. */
+  /**
+   * Stops the connection, the outbox retries, registration retries and
+   * the tab channel.
+   */
   stop(): void {
     this.stopped.abort();
     clearInterval(this.retryTimer);
     this.connection?.stop();
+    this.tabLeader?.close();
+    this.tabLeader = undefined;
+    this.stopFollowing();
   }
 }

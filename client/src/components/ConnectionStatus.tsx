@@ -2,6 +2,8 @@ import type { ConnectionState } from '../engine/relay-connection';
 
 export interface ConnectionStatusProps {
   readonly state: ConnectionState;
+  /** True in a tab that reaches the relay through the tab that runs Cloak. */
+  readonly throughOtherTab?: boolean;
 }
 
 const LABELS: Record<ConnectionState, string> = {
@@ -10,10 +12,16 @@ const LABELS: Record<ConnectionState, string> = {
   offline: 'Offline',
 };
 
-export function ConnectionStatus({ state }: ConnectionStatusProps) {
+export function ConnectionStatus({
+  state,
+  throughOtherTab = false,
+}: ConnectionStatusProps) {
   return (
     <p role="status" className={`connection connection-${state}`}>
       {LABELS[state]}
+      {throughOtherTab && (
+        <span className="connection-tab"> through another tab</span>
+      )}
     </p>
   );
 }
