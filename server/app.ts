@@ -163,9 +163,20 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
   const store = hooks ? hooks.wrapStore(sqlite) : sqlite;
   const limits = resolveRateLimits(options.rateLimits);
   const scheme = options.tls ? 'https' : 'http';
+  const rejections = new RejectionLog(logger, options.rejectionLogIntervalMs);
+  const requestRejections = new RejectionLog(
+    moduleLogger(root, 'http'),
+    options.rejectionLogIntervalMs,
+    'request',
+  );
+  const refusals = new RejectionLog(
+    logger,
+    options.rejectionLogIntervalMs,
+    'connection',
+  );
   const gate = new ConnectionGate(
     resolveConnectionLimits(options.connectionLimits),
-    logger,
+    refusals,
     clientAddress,
   );
 
@@ -174,6 +185,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     logger: moduleLogger(root, 'http'),
     registerRate: limits.register,
     clientAddress,
+    rejections: requestRejections,
     onCertificateReplaced: (userId) => {
       announceKeyChange(context, userId).catch((error: unknown) => {
         logger.error(
@@ -200,10 +212,12 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
       const expected =
         options.publicOrigin ?? `${scheme}://${request.headers.host ?? ''}`;
       if (origin !== undefined && origin !== expected) {
+        refusals.record(ErrorCode.unauthenticated, 'foreign origin');
         callback('Origin not allowed', false);
         return;
       }
       if (!gate.allowsTransport(request)) {
+        refusals.record(ErrorCode.rateLimited, 'transports per address');
         callback('Too many connections from this address', false);
         return;
       }
@@ -213,7 +227,6 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
   gate.install(io);
   admin.attach(io);
   const addressEvents = new RateLimiter(limits.addressEvents);
-  const rejections = new RejectionLog(logger, options.rejectionLogIntervalMs);
 
   const delivery = new DeliveryHub();
   const context: RelayContext = {
@@ -306,6 +319,8 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     closing ??= (async () => {
       clearInterval(pruneTimer);
       rejections.close();
+      requestRejections.close();
+      refusals.close();
       admin.close();
       delivery.closeAll();
       await new Promise<void>((resolve) => {

@@ -446,6 +446,12 @@ let relay: TestRelay;
 /** Log lines at warn level and above. */
 const warnings: string[] = [];
 
+const REJECTION_EVENTS = [
+  'event-rejected',
+  'request-rejected',
+  'connection-refused',
+];
+
 /**
  * Returns the warn and error lines other than the rejection summaries,
  * which a flood of bad input is expected to write.
@@ -459,7 +465,7 @@ function unexpectedWarnings(): string[] {
     };
     return !(
       parsed.level === 40 &&
-      parsed.event === 'event-rejected' &&
+      REJECTION_EVENTS.includes(parsed.event ?? '') &&
       parsed.code !== ErrorCode.internal
     );
   });

@@ -12,6 +12,7 @@ import { ErrorCode } from '../shared/wire/errors';
 import { MAX_HTTP_BODY_BYTES } from '../shared/wire/limits';
 import { RegisterRequest, type RegisterResponse } from '../shared/wire/schemas';
 import type { ClientAddress } from './client-address';
+import type { RejectionLog } from './rejection-log';
 import { RelayError, parseRequest, toWireError } from './errors';
 import type { Logger } from './logger';
 import { checkCertificate, checkPrekeySignatures } from './prekeys';
@@ -65,6 +66,8 @@ export interface HttpAppOptions {
   readonly adminRoutes?: express.Router | undefined;
   /** The address that per-address limits count; the TCP peer by default. */
   readonly clientAddress?: ClientAddress | undefined;
+  /** Warn summaries of requests answered with a 4xx status. */
+  readonly rejections?: RejectionLog | undefined;
 }
 
 /**
@@ -155,12 +158,14 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
     throw new RelayError(ErrorCode.notFound, 'Not found.');
   });
 
-  const handleError: ErrorRequestHandler = (error, _req, res, _next) => {
+  const handleError: ErrorRequestHandler = (error, req, res, _next) => {
     const relayError = toRelayError(error);
     if (relayError) {
       res.status(relayError.status).json(relayError.toWire());
       if (relayError.status >= 500) {
         logger.error({ code: relayError.code }, 'request failed');
+      } else {
+        options.rejections?.record(relayError.code, routeName(req));
       }
       return;
     }
@@ -169,6 +174,18 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
   };
   app.use(handleError);
   return app;
+}
+
+/**
+ * The method and route pattern of a request, such as `POST /api/accounts`;
+ * `unmatched` when no route matched. Never the path itself, which may carry
+ * a username.
+ */
+function routeName(req: express.Request): string {
+  const route = (req.route as { path?: unknown } | undefined)?.path;
+  return typeof route === 'string'
+    ? `${req.method} ${req.baseUrl}${route}`
+    : `${req.method} unmatched`;
 }
 
 /**

@@ -127,3 +127,52 @@ it('logs pending counts at close', async () => {
   const lines = rejectionLines(started.logs);
   expect(lines.map((line) => line.suppressed)).toEqual([0, 2]);
 });
+
+it('summarizes rejected HTTP requests by route, never by path', async () => {
+  relay = await startTestRelay({ rejectionLogIntervalMs: 60_000 });
+  for (let i = 0; i < 3; i++) {
+    await fetch(`${relay.url}/api/accounts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: CANARY }),
+    });
+  }
+  await fetch(`${relay.url}/api/${CANARY}`);
+  const logs = relay.logs;
+  await relay.close();
+
+  const lines = logs
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((line) => line.event === 'request-rejected');
+  expect(
+    lines.map((line) => [line.code, line.route, line.suppressed, line.level]),
+  ).toEqual([
+    ['invalid-request', 'POST /api/accounts', 0, WARN],
+    ['not-found', 'GET unmatched', 0, WARN],
+    ['invalid-request', 'POST /api/accounts', 2, WARN],
+  ]);
+  expect(logs.join('\n')).not.toContain(CANARY);
+});
+
+it('summarizes refused connections with the cap that refused them', async () => {
+  relay = await startTestRelay({
+    rejectionLogIntervalMs: 60_000,
+    connectionLimits: { perAddress: 1 },
+  });
+  const first = await connect(relay.url);
+  await expect(connect(relay.url)).rejects.toThrow();
+  first.disconnect();
+  const logs = relay.logs;
+  await relay.close();
+
+  const lines = logs
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((line) => line.event === 'connection-refused');
+  expect(lines[0]).toMatchObject({
+    level: WARN,
+    code: 'rate-limited',
+    reason: 'connections per address',
+    suppressed: 0,
+  });
+  expect(logs.join('\n')).not.toContain('127.0.0.1:');
+});

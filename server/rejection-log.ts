@@ -1,11 +1,17 @@
 /**
- * Warn-level summaries of rejected Socket.IO events, so that operators see
- * floods and misbehaving clients without one log line per rejection. Each
- * error code writes at most one line per interval: the first rejection is
+ * Warn-level summaries of rejected input, so that operators see floods and
+ * misbehaving clients without one log line per rejection. Each error code
+ * of each kind writes at most one line per interval: the first rejection is
  * logged at once, and the repeats within the interval are counted and
- * logged as `suppressed` when the interval ends. A line carries the code,
- * the event name and the opaque socket id of the latest rejection, never a
- * user id or a payload.
+ * logged as `suppressed` when the interval ends. Three kinds exist:
+ * - `event-rejected`: a Socket.IO event, with the event name and the opaque
+ *   socket id of the latest rejection;
+ * - `request-rejected`: an HTTP request answered with a 4xx status, with the
+ *   method and the route pattern (never the path itself, which may hold a
+ *   username);
+ * - `connection-refused`: a connection or transport over a cap, or from a
+ *   foreign origin, with the reason.
+ * No line carries a user id, an address or a payload.
  */
 import type { ErrorCode } from '../shared/wire/errors';
 import type { Logger } from './logger';
@@ -24,16 +30,34 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+export type RejectionKind = 'event' | 'request' | 'connection';
+
+const LINE_EVENTS: Record<RejectionKind, string> = {
+  event: 'event-rejected',
+  request: 'request-rejected',
+  connection: 'connection-refused',
+};
+
+const NOUNS: Record<RejectionKind, [string, string]> = {
+  event: ['event rejected', 'events rejected'],
+  request: ['request rejected', 'requests rejected'],
+  connection: ['connection refused', 'connections refused'],
+};
+
 export class RejectionLog {
   private readonly pending = new Map<ErrorCode, Pending>();
 
   constructor(
     private readonly logger: Logger,
     private readonly intervalMs: number = REJECTION_LOG_INTERVAL_MS,
+    private readonly kind: RejectionKind = 'event',
   ) {}
 
-  /** Counts one rejection, and logs it when its code was quiet. */
-  record(code: ErrorCode, eventName: string, socketId: string): void {
+  /**
+   * Counts one rejection, and logs it when its code was quiet. `eventName`
+   * is the event, the route or the reason; `socketId` is used by events.
+   */
+  record(code: ErrorCode, eventName: string, socketId = ''): void {
     const name = eventName.slice(0, MAX_EVENT_NAME_LENGTH);
     const entry = this.pending.get(code);
     if (entry) {
@@ -86,11 +110,18 @@ export class RejectionLog {
     socketId: string,
     suppressed: number,
   ): void {
+    const [one, many] = NOUNS[this.kind];
+    const subject =
+      this.kind === 'event'
+        ? { eventName, socketId }
+        : this.kind === 'request'
+          ? { route: eventName }
+          : { reason: eventName };
     this.logger.warn(
-      { event: 'event-rejected', code, eventName, socketId, suppressed },
+      { event: LINE_EVENTS[this.kind], code, ...subject, suppressed },
       suppressed > 0
-        ? `${suppressed} more events rejected with ${code}`
-        : `event rejected with ${code}`,
+        ? `${suppressed} more ${many} with ${code}`
+        : `${one} with ${code}`,
     );
   }
 }

@@ -9,7 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ErrorCode, type WireError } from '../../shared/wire/errors';
 import type { ClientAddress } from '../client-address';
-import type { Logger } from '../logger';
+import type { RejectionLog } from '../rejection-log';
 import { type ConnectionLimits, ConnectionCounter } from '../rate-limit';
 import type { RelayServer, RelaySocket } from './types';
 
@@ -25,7 +25,11 @@ interface Admitted {
 export class ConnectionRefused extends Error {
   readonly data: WireError;
 
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The cap that refused it, for the log; never the address. */
+    readonly reason: string,
+  ) {
     super(message);
     this.name = 'ConnectionRefused';
     this.data = { code: ErrorCode.rateLimited, message };
@@ -41,7 +45,7 @@ export class ConnectionGate {
 
   constructor(
     limits: ConnectionLimits,
-    private readonly logger: Logger,
+    private readonly refusals: RejectionLog,
     private readonly clientAddress: ClientAddress = (request) =>
       request.socket.remoteAddress ?? 'unknown',
   ) {
@@ -63,12 +67,7 @@ export class ConnectionGate {
     });
     io.use((socket, next) => {
       const refusal = this.admit(socket);
-      if (refusal) {
-        this.logger.debug(
-          { event: 'connection-refused', code: refusal.data.code },
-          'connection refused',
-        );
-      }
+      if (refusal) this.refusals.record(refusal.data.code, refusal.reason);
       next(refusal);
     });
   }
@@ -97,12 +96,14 @@ export class ConnectionGate {
     if (!this.open.add(address)) {
       return new ConnectionRefused(
         `Too many connections from this address (maximum ${this.open.max}). Close other tabs or wait and reconnect.`,
+        'connections per address',
       );
     }
     if (!this.unsigned.add(address)) {
       this.open.remove(address);
       return new ConnectionRefused(
         `Too many connections from this address waiting to sign in (maximum ${this.unsigned.max}). Wait a few seconds and reconnect.`,
+        'unsigned connections per address',
       );
     }
     const entry: Admitted = { address, signedIn: false };
