@@ -1,7 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Bytes, toHex } from './bytes';
+import { encodeContent } from '../wire/content';
+import { MAX_ENVELOPE_BODY_BYTES } from '../wire/limits';
+import { type Bytes, toBase64Url, toHex } from './bytes';
 import {
   applyGroupChange,
+  applyJoiningChange,
   createGroup,
   decodeGroupStateEntry,
   decodeSignedGroupChange,
@@ -14,11 +17,27 @@ import {
   signGroupChange,
   type SignedGroupChange,
 } from './group-state';
+import {
+  MAX_GROUP_ADMINS,
+  MAX_GROUP_CHANGE_USERS,
+  MAX_GROUP_MEMBERS,
+  MAX_GROUP_NAME_BYTES,
+} from './limits';
 import { generateEd25519KeyPair, type KeyPair } from './primitives';
 import { seededRandom } from './test-support/deterministic-random';
 
 const NOW = 1_750_000_000_000;
 const GROUP_ID = new Uint8Array(16).fill(0x42);
+/** A user id of the maximum length, 32 characters. */
+const LONG_ID = 'a'.repeat(32);
+
+/** Returns `count` distinct user ids of 32 characters. */
+function longIds(prefix: string, count: number): string[] {
+  return Array.from(
+    { length: count },
+    (_, i) => `${prefix}${String(i).padStart(31 - prefix.length, '0')}x`,
+  );
+}
 
 interface Person extends GroupChangeAuthor {
   readonly keys: KeyPair;
@@ -34,7 +53,7 @@ function person(userId: string): Person {
 
 beforeAll(async () => {
   const random = seededRandom('group-state');
-  for (const userId of ['alice', 'bob', 'carol', 'dave', 'eve']) {
+  for (const userId of ['alice', 'bob', 'carol', 'dave', 'eve', LONG_ID]) {
     const keys = await generateEd25519KeyPair(random, { extractable: false });
     people.set(userId, { userId, identityKey: keys.privateKey, keys });
   }
@@ -408,5 +427,121 @@ describe('signed change encoding', () => {
     expect(() => decodeGroupStateEntry(unsorted)).toThrow(
       expect.objectContaining({ code: 'invalid-message' }),
     );
+  });
+});
+
+describe('joining a group', () => {
+  /** Alice's group after she added dave, as dave receives it. */
+  async function addDave() {
+    const before = await created();
+    return change(before, 'alice', { type: 'add', userIds: ['dave'] });
+  }
+
+  it('starts from the entry that adds us', async () => {
+    const { signed, state } = await addDave();
+    const joined = await applyJoiningChange(
+      signed,
+      person('alice').keys.publicKey,
+      'dave',
+    );
+    expect(joined).toEqual(state);
+
+    const next = await signGroupChange(
+      joined,
+      { type: 'rename', name: 'Climbers' },
+      person('alice'),
+      NOW,
+    );
+    expect((await apply(joined, next)).name).toBe('Climbers');
+  });
+
+  it('rejects an entry signed by another key', async () => {
+    const { signed } = await addDave();
+    await expect(
+      applyJoiningChange(signed, person('bob').keys.publicKey, 'dave'),
+    ).rejects.toMatchObject({ code: 'invalid-signature' });
+  });
+
+  it('rejects an entry that adds someone else', async () => {
+    const { signed } = await addDave();
+    await expect(
+      applyJoiningChange(signed, person('alice').keys.publicKey, 'eve'),
+    ).rejects.toMatchObject({ code: 'invalid-message' });
+  });
+
+  it('rejects an entry by a non-admin', async () => {
+    const { signed } = await addDave();
+    const forged = await resign(signed, 'bob', () => ({ author: 'bob' }));
+    await expect(
+      applyJoiningChange(forged, person('bob').keys.publicKey, 'dave'),
+    ).rejects.toMatchObject({ code: 'unauthorized-change' });
+  });
+
+  it('rejects an entry that omits the added member', async () => {
+    const { signed } = await addDave();
+    const forged = await resign(signed, 'alice', (entry) => ({
+      members: entry.members.filter((member) => member !== 'dave'),
+    }));
+    await expect(
+      applyJoiningChange(forged, person('alice').keys.publicKey, 'dave'),
+    ).rejects.toMatchObject({ code: 'invalid-message' });
+  });
+});
+
+describe('entry size', () => {
+  it('fits the largest entry in one envelope', async () => {
+    const added = longIds('n', MAX_GROUP_CHANGE_USERS);
+    const admins = [LONG_ID, ...longIds('b', MAX_GROUP_ADMINS - 1)];
+    const others = longIds(
+      'm',
+      MAX_GROUP_MEMBERS - added.length - admins.length,
+    );
+    const state: GroupState = {
+      groupId: GROUP_ID,
+      version: 7,
+      hash: new Uint8Array(32),
+      name: 'n'.repeat(MAX_GROUP_NAME_BYTES),
+      members: [...admins, ...others].sort(),
+      admins: [...admins].sort(),
+    };
+    const signed = await signGroupChange(
+      state,
+      { type: 'add', userIds: added },
+      person(LONG_ID),
+      NOW,
+    );
+    const entry = decodeGroupStateEntry(signed.entry);
+    expect(entry.members).toHaveLength(MAX_GROUP_MEMBERS);
+
+    // The content carries the entry as base64url inside JSON.
+    const content = encodeContent({
+      v: 1,
+      type: 'group-change',
+      groupId: 'A'.repeat(22),
+      change: toBase64Url(encodeSignedGroupChange(signed)),
+    });
+    // Session set-up (about 1.4 KB with the ML-KEM ciphertext), ratchet
+    // header, padding and AEAD tag must still fit beside it.
+    expect(content.length).toBeLessThan(MAX_ENVELOPE_BODY_BYTES - 8 * 1024);
+  });
+
+  it('rejects more admins than allowed', async () => {
+    const admins = [LONG_ID, ...longIds('b', MAX_GROUP_ADMINS - 1)];
+    const state: GroupState = {
+      groupId: GROUP_ID,
+      version: 2,
+      hash: new Uint8Array(32),
+      name: 'Hikers',
+      members: [...admins, 'bob'].sort(),
+      admins: [...admins].sort(),
+    };
+    await expect(
+      signGroupChange(
+        state,
+        { type: 'promote', userIds: ['bob'] },
+        person(LONG_ID),
+        NOW,
+      ),
+    ).rejects.toMatchObject({ code: 'invalid-message' });
   });
 });

@@ -18,6 +18,13 @@
  * replay an old change. An entry from another branch of the log is reported
  * as a fork.
  *
+ * A member who joins later starts from the entry that adds it
+ * (`applyJoiningChange`) and never receives the entries before it, because
+ * each entry lists every member and the whole log would not fit in one
+ * envelope. Its trust anchor is the admin who signed that entry and sent
+ * it over an authenticated pairwise session: the joiner accepts the
+ * member list that admin states without checking it against the creation.
+ *
  * Entry hash = SHA-256(length-prefixed `Cloak-v1/group-state/hash` and
  * entry bytes). The entry encoding has one form per entry: user ids sorted,
  * without duplicates, and every field length-prefixed or fixed.
@@ -34,7 +41,12 @@ import {
 import { ByteReader, ByteWriter } from './encoding';
 import { CryptoError } from './errors';
 import { GROUP_STATE_HASH_LABEL, SignatureContext } from './labels';
-import { MAX_GROUP_MEMBERS, MAX_GROUP_NAME_BYTES } from './limits';
+import {
+  MAX_GROUP_ADMINS,
+  MAX_GROUP_CHANGE_USERS,
+  MAX_GROUP_MEMBERS,
+  MAX_GROUP_NAME_BYTES,
+} from './limits';
 import { ed25519Sign, ed25519Verify, sha256 } from './primitives';
 import { GROUP_ID_LENGTH } from './sender-key';
 
@@ -194,14 +206,18 @@ function readText(reader: ByteReader, field: string, max: number): string {
 }
 
 /** Reads a list of user ids and checks that it is sorted and unique. */
-function readUserIds(reader: ByteReader, field: string): string[] {
+function readUserIds(
+  reader: ByteReader,
+  field: string,
+  maxCount: number = MAX_GROUP_CHANGE_USERS,
+): string[] {
   const operation = 'decodeGroupStateEntry';
   const count = reader.u32(`${field} count`);
-  if (count > MAX_GROUP_MEMBERS) {
+  if (count > maxCount) {
     throw new CryptoError(
       'invalid-message',
       operation,
-      `${field} lists ${count} user ids, at most ${MAX_GROUP_MEMBERS} allowed`,
+      `${field} lists ${count} user ids, at most ${maxCount} allowed`,
     );
   }
   const userIds: string[] = [];
@@ -267,8 +283,8 @@ export function decodeGroupStateEntry(bytes: Uint8Array): GroupStateEntry {
   const previousHash = reader.fixed('previous hash', HASH_LENGTH);
   const groupId = reader.fixed('group id', GROUP_ID_LENGTH);
   const name = readText(reader, 'name', MAX_GROUP_NAME_BYTES);
-  const members = readUserIds(reader, 'members');
-  const admins = readUserIds(reader, 'admins');
+  const members = readUserIds(reader, 'members', MAX_GROUP_MEMBERS);
+  const admins = readUserIds(reader, 'admins', MAX_GROUP_ADMINS);
   const change = readChange(reader);
   const author = readText(reader, 'author', USERNAME_MAX_LENGTH);
   const time = reader.u64('time');
@@ -355,6 +371,13 @@ function nextMembership(
       'the author is not a member of the group',
     );
   }
+  if ('userIds' in change && change.userIds.length > MAX_GROUP_CHANGE_USERS) {
+    throw new CryptoError(
+      'invalid-message',
+      operation,
+      `a change names ${change.userIds.length} user ids, at most ${MAX_GROUP_CHANGE_USERS} allowed`,
+    );
+  }
   if (change.type === 'leave') {
     // NOTE: a group whose last admin leaves can no longer change its
     // membership, so a client promotes another member before that leave.
@@ -434,6 +457,13 @@ function nextMembership(
         );
       }
       const admins = [...state.admins, ...promoted].sort();
+      if (admins.length > MAX_GROUP_ADMINS) {
+        throw new CryptoError(
+          'invalid-message',
+          operation,
+          `the group would have ${admins.length} admins, at most ${MAX_GROUP_ADMINS} allowed`,
+        );
+      }
       return { name: state.name, members: state.members, admins };
     }
     case 'demote': {
@@ -652,6 +682,76 @@ export async function applyGroupChange(
     groupId: entry.groupId,
     version: entry.version,
     hash,
+    name: entry.name,
+    members: entry.members,
+    admins: entry.admins,
+  };
+}
+
+/**
+ * Verifies the entry that adds `joiner` to a group (or creates the group
+ * with `joiner` in it) and returns the group state in it, as the joiner's
+ * first verified state. The joiner gets no earlier entries, so it cannot
+ * check that this member list follows from the creation. The trust anchor
+ * is the admin who signed the entry: `authorIdentityKey` is that admin's
+ * pinned identity key, and the caller must have received the entry from
+ * that admin over an authenticated pairwise session. So the relay cannot
+ * add anyone, and the adding admin vouches for the member list it states.
+ * Every later entry is checked against this state by `applyGroupChange`.
+ * Throws `invalid-signature`, `unauthorized-change` or `invalid-message`.
+ */
+export async function applyJoiningChange(
+  signed: SignedGroupChange,
+  authorIdentityKey: Uint8Array,
+  joiner: string,
+): Promise<GroupState> {
+  const operation = 'applyJoiningChange';
+  const entry = decodeGroupStateEntry(signed.entry);
+  const valid = await ed25519Verify(
+    authorIdentityKey,
+    SignatureContext.groupState,
+    signed.entry,
+    signed.signature,
+  );
+  if (!valid) {
+    throw new CryptoError(
+      'invalid-signature',
+      operation,
+      `entry version ${entry.version} is not signed by its author's identity key`,
+    );
+  }
+  if (entry.change.type === 'create') {
+    checkCreation(entry, operation);
+  } else if (
+    entry.change.type !== 'add' ||
+    !entry.change.userIds.includes(joiner) ||
+    entry.version < 2
+  ) {
+    throw new CryptoError(
+      'invalid-message',
+      operation,
+      `entry version ${entry.version} does not add ${joiner}`,
+    );
+  }
+  if (!entry.admins.includes(entry.author)) {
+    throw new CryptoError(
+      'unauthorized-change',
+      operation,
+      'only an admin may add members',
+    );
+  }
+  const added = entry.change.type === 'add' ? entry.change.userIds : [];
+  if (![joiner, ...added].every((id) => entry.members.includes(id))) {
+    throw new CryptoError(
+      'invalid-message',
+      operation,
+      `entry version ${entry.version} does not list the members it adds`,
+    );
+  }
+  return {
+    groupId: entry.groupId,
+    version: entry.version,
+    hash: await groupStateEntryHash(signed.entry),
     name: entry.name,
     members: entry.members,
     admins: entry.admins,

@@ -43,5 +43,12 @@ export const SENDER_KEY_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** Most members of a group, and most member devices a group envelope names. */
 export const MAX_GROUP_MEMBERS = 1_000;
+/**
+ * Maximum number of admins of a group, and of user ids one group change
+ * names. Together with `MAX_GROUP_MEMBERS` they keep every group-state
+ * entry small enough for the pairwise envelope that carries it.
+ */
+export const MAX_GROUP_ADMINS = 64;
+export const MAX_GROUP_CHANGE_USERS = 64;
 /** Maximum length of a group name, in UTF-8 bytes. */
 export const MAX_GROUP_NAME_BYTES = 256;

@@ -22,8 +22,6 @@ export const MAX_TEXT_LENGTH = 4000;
 export const MAX_TIME_MS = 8.64e15;
 /** Most message ids acknowledged by one receipt. */
 export const MAX_RECEIPT_MESSAGE_IDS = 100;
-/** Most group-state entries handed to a new member in one content. */
-export const MAX_GROUP_LOG_ENTRIES = 1000;
 
 export const TextContent = z.strictObject({
   v: z.literal(CONTENT_VERSION),
@@ -51,19 +49,14 @@ export type ReceiptContent = z.infer<typeof ReceiptContent>;
 
 /**
  * A signed group-state entry (`encodeSignedGroupChange`), sent over the
- * pairwise sessions to every member. A new member also gets every earlier
- * entry, oldest first, so that it verifies the log from the creation.
-
- * NOTE: the whole log must fit in one envelope body (64 KiB), and each
- * entry lists every member, so a large group with a long log cannot add
- * a member until the log is sent in parts.
+ * pairwise sessions to every member. A new member gets only the entry that
+ * adds it and starts its verified state from that entry.
  */
 export const GroupChangeContent = z.strictObject({
   v: z.literal(CONTENT_VERSION),
   type: z.literal('group-change'),
   groupId: Id128,
   change: EnvelopeBody,
-  log: z.array(EnvelopeBody).max(MAX_GROUP_LOG_ENTRIES).optional(),
 });
 export type GroupChangeContent = z.infer<typeof GroupChangeContent>;
 

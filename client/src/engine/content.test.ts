@@ -40,7 +40,6 @@ describe('content schema', () => {
       type: 'group-change',
       groupId: messageId,
       change: 'AQID',
-      log: ['AQID', 'BAUG'],
     };
     const senderKey: Content = {
       v: 1,

@@ -25,6 +25,7 @@ import {
 import { CryptoError } from '../../../shared/crypto/errors';
 import {
   applyGroupChange,
+  applyJoiningChange,
   createGroup,
   decodeGroupStateEntry,
   decodeSignedGroupChange,
@@ -1230,6 +1231,69 @@ export class Engine {
     };
   }
 
+  /**
+   * Verifies the change that adds us to a group, received from `sender`
+   * over a pairwise session, and returns our first row of the group with
+   * its notice. Only the admin who signed the change may send it, because
+   * that admin is the trust anchor of the member list it states (see
+   * `applyJoiningChange`). A row kept from an earlier membership is
+   * replaced only by a later version.
+   */
+  private async acceptJoiningChange(
+    groupId: string,
+    row: GroupRow | undefined,
+    bytes: Bytes,
+    sender: { readonly userId: string; readonly identityKey: Bytes },
+  ): Promise<{ row: GroupRow; notices: { id: string; text: string }[] }> {
+    const operation = 'acceptJoiningChange';
+    const signed = decodeSignedGroupChange(bytes);
+    const entry = decodeGroupStateEntry(signed.entry);
+    if (toBase64Url(entry.groupId) !== groupId) {
+      throw new CryptoError(
+        'invalid-message',
+        operation,
+        'a change names another group than its content',
+      );
+    }
+    if (entry.author !== sender.userId) {
+      throw new CryptoError(
+        'unauthorized-change',
+        operation,
+        `the change that adds us is signed by ${entry.author} but came from ${sender.userId}`,
+      );
+    }
+    if (row && entry.version <= row.version) {
+      throw new CryptoError(
+        'replayed-group-change',
+        operation,
+        `entry version ${entry.version} is not after our last version ${row.version}`,
+      );
+    }
+    const identityKey = await this.authorIdentityKey(entry.author, sender);
+    const state = await applyJoiningChange(
+      signed,
+      identityKey,
+      this.identity.userId,
+    );
+    return {
+      row: {
+        groupId,
+        name: state.name,
+        version: state.version,
+        hash: state.hash,
+        members: state.members,
+        admins: state.admins,
+        log: [bytes],
+        // A new epoch, so that a sender key from an earlier membership is
+        // replaced before our next message.
+        keyEpoch: (row?.keyEpoch ?? 0) + (row ? 1 : 0),
+      },
+      notices: [
+        { id: `change-${entry.version}`, text: describeGroupChange(entry) },
+      ],
+    };
+  }
+
   private async storeGroup(
     row: GroupRow,
     notices: readonly { id: string; text: string }[],
@@ -1270,22 +1334,20 @@ export class Engine {
     // NOTE: a change that skips a version (two admins changing the group
     // at once) is rejected, and there is no way yet to fetch the missing
     // entries from another member.
-    const changes = [...(row ? [] : (content.log ?? [])), content.change];
+    const change = fromBase64Url(content.change);
+    const joining = !row?.members.includes(this.identity.userId);
     let accepted;
     try {
-      accepted = await this.acceptGroupChanges(
-        groupId,
-        row,
-        changes.map((change) => fromBase64Url(change)),
-        sender,
-      );
+      accepted = joining
+        ? await this.acceptJoiningChange(groupId, row, change, sender)
+        : await this.acceptGroupChanges(groupId, row, [change], sender);
     } catch (error) {
       log.error('group change rejected', error);
       const warning =
         'A change to this group was rejected because it is not signed ' +
         'by an admin or does not follow the verified member list. The ' +
         'member list stays as it was.';
-      if (row) {
+      if (!joining) {
         await this.store.addNotice(
           conversationId,
           `rejected-${toBase64Url(this.random.bytes(16))}`,
@@ -1297,10 +1359,6 @@ export class Engine {
       this.onError(
         new ClientError('group-change-rejected', warning, { cause: error }),
       );
-      return undefined;
-    }
-    if (!row && !accepted.row.members.includes(this.identity.userId)) {
-      log.warn('group log without us dropped');
       return undefined;
     }
     return accepted;
@@ -1636,8 +1694,8 @@ export class Engine {
 
   /**
    * Signs a change, applies it to our verified state and sends it over the
-   * pairwise sessions to every member before and after it. New members
-   * also get the earlier log, so that they verify it from the creation.
+   * pairwise sessions to every member before and after it. A new member
+   * gets only this change and starts its verified state from it.
    */
   private async changeGroup(
     conversationId: string,
@@ -1681,19 +1739,13 @@ export class Engine {
     const recipients = [
       ...new Set([...result.before.members, ...result.after.members]),
     ].filter((member) => member !== self);
-    for (const member of recipients) {
-      const isNew = !result.before.members.includes(member);
-      const content: Content = {
-        v: 1,
-        type: 'group-change',
-        groupId,
-        change: toBase64Url(result.encoded),
-        ...(isNew
-          ? { log: result.before.log.map((entry) => toBase64Url(entry)) }
-          : {}),
-      };
-      await this.sendPairwise(member, content);
-    }
+    const content: Content = {
+      v: 1,
+      type: 'group-change',
+      groupId,
+      change: toBase64Url(result.encoded),
+    };
+    for (const member of recipients) await this.sendPairwise(member, content);
   }
 
   /** Encrypts a content for every device of a member and sends it in order. */

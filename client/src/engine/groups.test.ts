@@ -90,11 +90,17 @@ describe('group conversations', () => {
     expect(await carol.store.listConversations()).toMatchObject([
       { peerId: group, kind: 'group', name: 'Trip' },
     ]);
-    expect(await notices(carol, group)).toEqual([
+    expect(await notices(alice, group)).toEqual([
       'alice created the group "Trip"',
       'alice added bob',
       'alice added carol',
     ]);
+    // A new member starts from the change that adds it.
+    expect(await notices(bob, group)).toEqual([
+      'alice added bob',
+      'alice added carol',
+    ]);
+    expect(await notices(carol, group)).toEqual(['alice added carol']);
   });
 
   it('delivers group messages to every member', async () => {

@@ -178,7 +178,11 @@ export interface GroupRow {
   /** User ids, sorted. */
   readonly members: readonly string[];
   readonly admins: readonly string[];
-  /** Every accepted signed change (`encodeSignedGroupChange`), oldest first. */
+  /**
+   * Every accepted signed change (`encodeSignedGroupChange`) since we
+   * joined, oldest first. The first is the creation or the change that
+   * added us, which starts our verified state.
+   */
   readonly log: readonly Bytes[];
   /**
    * Raised each time a member leaves or is removed. Our sender key records
