@@ -36,6 +36,8 @@ export interface StepResult {
   readonly relayCpuPercent: number;
   /** Share of one core this process (the generator) used, in %. */
   readonly generatorCpuPercent: number;
+  /** Relay CPU time per envelope sent, in µs: its cost, whatever the wait. */
+  readonly relayCpuMicrosPerEnvelope: number;
   readonly sustained: boolean;
 }
 
@@ -171,6 +173,7 @@ export class OpenLoopGenerator {
       p50Ms: percentile(this.latencies, 0.5),
       p99Ms,
       relayCpuPercent: (100 * relayCpu) / elapsedMicros,
+      relayCpuMicrosPerEnvelope: relayCpu / Math.max(1, sent),
       generatorCpuPercent:
         (100 * (generatorCpu.user + generatorCpu.system)) / elapsedMicros,
       sustained:

@@ -31,7 +31,7 @@ const ENTRIES: Record<RelayKind, string> = {
   bare: path.join(import.meta.dirname, 'bare-relay.ts'),
 };
 
-/** A temporary folder for a relay database; remove it with `removeDataDir`. */
+/** Creates a temporary folder for a relay database. `removeDataDir` deletes it. */
 export function makeDataDir(): string {
   return mkdtempSync(path.join(tmpdir(), 'cloak-bench-'));
 }

@@ -1,10 +1,11 @@
 /**
  * Group messages over the Cloak relay: the sender encrypts once with its
  * sender key and uploads one envelope listing every member device, and the
- * relay fans it out. Measures the sender's cost and the fan-out for groups
- * of several sizes, with every member device connected and signed in, and
- * the cost of one sender's sender key rotation after a removal: one
- * distribution message per remaining member over pairwise sessions.
+ * relay fans it out. The suite measures the sender's cost and the fan-out
+ * for groups of several sizes, with every member device connected and
+ * signed in. It also measures one sender's sender key rotation after a
+ * removal, which sends one distribution message per remaining member over
+ * pairwise sessions.
  */
 import { type Bytes, toBase64Url } from '../../shared/crypto/bytes';
 import type { LocalIdentity } from '../../shared/crypto/keys';
@@ -48,9 +49,9 @@ import {
 } from '../relay/relay-process';
 
 interface Settings {
-  /** Group sizes in members, the sender included; the first is the baseline. */
+  /** Group sizes in members, the sender included. The first is the baseline. */
   readonly sizes: readonly number[];
-  /** Group messages per size and round; each round keeps their median. */
+  /** Group messages per size and round. Each round keeps their median. */
   readonly messages: number;
 }
 
@@ -86,7 +87,7 @@ function members(size: number): string {
   return `${size.toLocaleString('en-US')} members`;
 }
 
-/** Sends one envelope and resolves at its `ok` reply; rejects otherwise. */
+/** Sends one envelope, resolving at an `ok` reply and rejecting on an error. */
 function send(socket: LoadClient['socket'], envelope: SendEnvelopeRequest) {
   return new Promise<number>((resolve, reject) => {
     socket.emit('envelope:send', envelope, (reply) => {
@@ -123,6 +124,7 @@ class GroupSender {
       text: TEXT,
       groupId: this.groupId,
     });
+
     const start = performance.now();
     const encrypted = await encryptGroupMessage(
       this.senderKey,
@@ -132,6 +134,7 @@ class GroupSender {
     );
     const encryptedAt = performance.now();
     this.senderKey = encrypted.senderKey;
+
     const envelope: SendEnvelopeRequest = {
       v: 1,
       kind: 'group',
@@ -146,6 +149,7 @@ class GroupSender {
     );
     const stored = send(this.client.socket, envelope);
     const uploadedAt = performance.now();
+
     const storedAt = await stored;
     const deliveredAt = await delivered;
     return {
@@ -157,7 +161,7 @@ class GroupSender {
     };
   }
 
-  /** Replaces the chain, as after a removal; returns its distribution content. */
+  /** Replaces the chain, as after a removal, and returns the distribution content. */
   async rotate(): Promise<Bytes> {
     this.senderKey = await rotateSenderKey(
       this.senderKey,
