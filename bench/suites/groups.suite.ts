@@ -338,11 +338,17 @@ const suite: Suite = {
         for (const size of order) {
           const recipients = addresses.slice(1, size);
           const runs = [];
+          await sleep(SETTLE_MS);
+          const cpuBefore = await relay.cpuMicros();
           for (let i = 0; i < messages; i++) {
             // Lets the previous fan-out's acknowledgements finish first.
             await sleep(SETTLE_MS);
             runs.push(await sender.sendText(recipients));
           }
+          await sleep(SETTLE_MS);
+          const cpuPerDelivery =
+            ((await relay.cpuMicros()) - cpuBefore) /
+            (messages * recipients.length);
           const label = members(size);
           const fanOutMs = median(runs.map((run) => run.fanOutMs));
           add(
@@ -375,6 +381,7 @@ const suite: Suite = {
             `fan-out rate, ${label}`,
             (size - 1) / (fanOutMs / 1000),
           );
+          add(samples, `relay CPU per delivery, ${label}`, cpuPerDelivery);
           progress(
             `round ${round + 1}/${context.rounds}: ${label}: fan-out ${fanOutMs.toFixed(1)} ms`,
           );
@@ -482,6 +489,15 @@ const suite: Suite = {
           ),
         );
       }
+      for (const size of sizes) {
+        measurements.push(
+          measurement(
+            samples,
+            `relay CPU per delivery, ${members(size)}`,
+            'µs',
+          ),
+        );
+      }
       const rotation = `rotation to ${members(largest - 1)}`;
       measurements.push(
         measurement(samples, `${rotation}: pairwise messages`, 'messages'),
@@ -511,6 +527,7 @@ const suite: Suite = {
           `${largest} devices (one per member) registered, connected and signed in to one Cloak relay child process on 127.0.0.1; every delivered envelope is acknowledged as a device does. A group of n members has n - 1 recipient devices.`,
           `Group message: a text of ${TEXT.length} characters encrypted once with the sender key (encryptGroupMessage) and uploaded once as one envelope:send listing every recipient device; ${messages} messages per size and round, median kept.`,
           "Sender cost runs from the start of the encryption until the envelope is written to the socket; relay stored and fan-out run from the end of the encryption until the relay's reply and until the last member device received the envelope.",
+          "Relay CPU per delivery is the relay process's CPU time over the messages of one size and round (storing, delivering, deleting on acknowledgement) divided by the deliveries.",
           'Upload size grows with the recipient list (about 35 bytes per device), not with the ciphertext.',
           `Rotation: one sender replaces its chain and sends the distribution message to each of the ${largest - 1} other members over its pairwise session, all encrypted first and then uploaded without waiting. "With session set-up" runs PQXDH from each member's bundle first (bundles are made locally, so no bundle fetch is counted). "Sessions established" uses sessions in which the member has replied. "One send at a time" waits for each relay reply before the next, as the engine's send loop does.`,
           "The load generator, the sender and every member device share this process and the machine's cores with the relay.",
