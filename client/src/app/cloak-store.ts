@@ -168,6 +168,7 @@ export class CloakStore {
   private following: Promise<void> | undefined;
   private followerView: Promise<void> | undefined;
   private dbOpening: Promise<CloakDb | undefined> | undefined;
+  private releaseLock: (() => void) | undefined;
   private messagesRequest = 0;
   private contactRequest = 0;
   private conversationsRequest = 0;
@@ -236,13 +237,18 @@ export class CloakStore {
       return;
     }
     try {
-      await acquireEngineLock({
+      this.releaseLock = await acquireEngineLock({
         onWaiting: () => {
           this.following = this.follow();
         },
         onLost: () => this.loseLock(),
       });
       await this.following;
+      // A tab stopped by a newer version's upgrade passes the lock on.
+      if (this.stopped.signal.aborted) {
+        this.releaseEngineLock();
+        return;
+      }
       await this.lead();
     } catch (error) {
       log.error('start failed', error);
@@ -262,6 +268,7 @@ export class CloakStore {
       onBlocked: () => this.showStorageProblem('upgrade-blocked'),
       onVersionChange: () => {
         this.stop();
+        this.releaseEngineLock();
         this.showStorageProblem('version-changed');
       },
     }).then(
@@ -391,9 +398,19 @@ export class CloakStore {
   private loseLock(): void {
     log.error('engine lock lost', new Error('lock stolen'));
     this.stop();
+    this.releaseEngineLock();
+    this.update({ phase: 'waiting-for-other-tab', tabRole: undefined });
+  }
+
+  /**
+   * Drops the engine and then releases the engine lock, for a stopped
+   * tab, so that another tab can become the leader.
+   */
+  private releaseEngineLock(): void {
     this.engine = undefined;
     this.actions = undefined;
-    this.update({ phase: 'waiting-for-other-tab', tabRole: undefined });
+    this.releaseLock?.();
+    this.releaseLock = undefined;
   }
 
   private showStorageProblem(problem: StorageProblem): void {
