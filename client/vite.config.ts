@@ -1,89 +1,24 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
-import { type Plugin, type Rolldown, defineConfig } from 'vite';
+import { defineConfig } from 'vite';
+import { omitZodJsonSchema, precacheLazyAssets } from './vite-plugins';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 const relay = 'http://127.0.0.1:3000';
 
-/** The line of `public/sw.js` that the build replaces with the file list. */
-const LAZY_ASSETS_PLACEHOLDER = 'const LAZY_ASSETS = [];';
-
-/** The admin page shows live relay figures, so it is of no use offline. */
-const ADMIN_ENTRY = /\/client\/src\/admin\/main\.tsx$/;
-
-/**
- * Returns the URL paths of the scripts and styles that the app loads on
- * demand (`import()`), with the shared chunks they import, leaving out the
- * entry chunk (the page references it) and the admin page's chunks.
- */
-function lazyAssetsOf(bundle: Rolldown.OutputBundle): string[] {
-  const chunks = new Map<string, Rolldown.OutputChunk>();
-  for (const output of Object.values(bundle)) {
-    if (output.type === 'chunk') chunks.set(output.fileName, output);
-  }
-  const pending = [...chunks.values()]
-    .filter((chunk) => chunk.isEntry)
-    .flatMap((chunk) => chunk.dynamicImports);
-  const files = new Set<string>();
-  for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
-    const chunk = chunks.get(name);
-    if (chunk === undefined || chunk.isEntry || files.has(`/${name}`)) {
-      continue;
-    }
-    if (ADMIN_ENTRY.test(chunk.facadeModuleId ?? '')) continue;
-    files.add(`/${name}`);
-    for (const css of chunk.viteMetadata?.importedCss ?? []) {
-      files.add(`/${css}`);
-    }
-    pending.push(...chunk.imports, ...chunk.dynamicImports);
-  }
-  return [...files].sort();
-}
-
-/**
- * Writes the app's lazily loaded files into the service worker's
- * `LAZY_ASSETS`, so that it precaches them with the page and the
- * post-quantum and safety number code also loads offline. The page itself
- * still fetches them only on first use.
- */
-function precacheLazyAssets(): Plugin {
-  let outDir = '';
-  let lazyAssets: string[] | undefined;
-  return {
-    name: 'cloak-precache-lazy-assets',
-    apply: 'build',
-    configResolved(config) {
-      outDir = path.resolve(config.root, config.build.outDir);
-    },
-    generateBundle(_options, bundle) {
-      lazyAssets = lazyAssetsOf(bundle);
-    },
-    closeBundle() {
-      if (lazyAssets === undefined) return;
-      const file = path.join(outDir, 'sw.js');
-      const source = readFileSync(file, 'utf8');
-      if (source.split(LAZY_ASSETS_PLACEHOLDER).length !== 2) {
-        throw new Error(
-          `${file} must contain the line "${LAZY_ASSETS_PLACEHOLDER}" once, because the build replaces it with the lazily loaded files.`,
-        );
-      }
-      const list = `const LAZY_ASSETS = ${JSON.stringify(lazyAssets)};`;
-      writeFileSync(file, source.replace(LAZY_ASSETS_PLACEHOLDER, list));
-    },
-  };
-}
-
 export default defineConfig({
   root,
-  plugins: [react(), precacheLazyAssets()],
+  plugins: [react(), precacheLazyAssets(), omitZodJsonSchema()],
   build: {
     outDir: fileURLToPath(new URL('../dist/client', import.meta.url)),
     emptyOutDir: true,
     // The relay's Content Security Policy allows no inline script or data:
     // URLs, so every asset must be a file.
     assetsInlineLimit: 0,
+    // The polyfill serves browsers without <link rel="modulepreload">, and
+    // every browser with the WebCrypto X25519 and Ed25519 keys that Cloak
+    // requires supports it.
+    modulePreload: { polyfill: false },
     // `.vite/manifest.json` maps source modules to built files. The bench
     // reads it to name the chunks it measures, and the relay does not serve
     // it (express.static ignores dot folders).
