@@ -16,7 +16,13 @@
  * length, message number and a 16-byte salt. The AES-GCM associated data is
  * session AD ‖ sender direction byte ‖ length-prefixed header.
  */
-import { type Bytes, concat, constantTimeEqual, lengthPrefixed } from './bytes';
+import {
+  type Bytes,
+  concat,
+  constantTimeEqual,
+  lengthPrefixed,
+  toHex,
+} from './bytes';
 import { KeyType } from './certificate';
 import { ChainKey } from './chain-key';
 import { ByteReader, ByteWriter } from './encoding';
@@ -35,9 +41,9 @@ import {
   MESSAGE_SALT_LENGTH,
 } from './message-key';
 import {
-  exportPrivateKey,
-  generateX25519KeyPair,
+  generateStorableX25519KeyPair,
   importPrivateKey,
+  importX25519PublicKey,
   isCanonicalX25519PublicKey,
   x25519,
 } from './primitives';
@@ -56,16 +62,83 @@ export type Direction = 'initiator' | 'responder';
  * Our current ratchet key pair. The responder starts with its signed prekey,
  * whose non-extractable private key is used only while the first message is
  * received. Every later pair is generated extractable and kept as PKCS#8, so
- * that the state can be stored.
+ * that the state can be stored. A state read from storage imports that
+ * PKCS#8 key only when a DH ratchet step needs it, because most messages
+ * need none.
  */
 export type OurRatchetKey =
   | { readonly kind: 'signed-prekey'; readonly privateKey: CryptoKey }
   | {
       readonly kind: 'ratchet';
       readonly publicKey: Bytes;
-      readonly privateKey: CryptoKey;
       readonly pkcs8: SecretBytes;
+      /** Returns the private key, importing `pkcs8` on the first call. */
+      readonly privateKey: () => Promise<CryptoKey>;
     };
+
+/**
+ * Ratchet private keys this process generated or imported, by public key,
+ * most recent last. The engine reads its session record from storage for
+ * every message, and importing a PKCS#8 X25519 key costs a scalar
+ * multiplication, so a DH ratchet step on a state just read takes the key
+ * from here when it can. An entry is used only if its PKCS#8 bytes equal
+ * the state's, so a stored state can never select another key. A DH
+ * ratchet step deletes the entry of the key pair it replaces.
+ */
+const recentRatchetKeys = new Map<
+  string,
+  { readonly pkcs8: SecretBytes; readonly key: CryptoKey }
+>();
+const MAX_RECENT_RATCHET_KEYS = 64;
+
+function rememberRatchetKey(
+  publicKey: Bytes,
+  pkcs8: SecretBytes,
+  key: CryptoKey,
+): void {
+  const id = toHex(publicKey);
+  recentRatchetKeys.delete(id);
+  recentRatchetKeys.set(id, { pkcs8, key });
+  if (recentRatchetKeys.size > MAX_RECENT_RATCHET_KEYS) {
+    const oldest = recentRatchetKeys.keys().next().value;
+    if (oldest !== undefined) recentRatchetKeys.delete(oldest);
+  }
+}
+
+/**
+ * Returns the `privateKey` of an `OurRatchetKey`: `imported` when given,
+ * else a remembered key with the same PKCS#8 bytes, else `pkcs8` imported
+ * on the first call.
+ */
+function lazyPrivateKey(
+  publicKey: Bytes,
+  pkcs8: SecretBytes,
+  imported?: CryptoKey,
+): () => Promise<CryptoKey> {
+  let key: Promise<CryptoKey> | undefined =
+    imported === undefined ? undefined : Promise.resolve(imported);
+  return () => {
+    if (key === undefined) {
+      const recent = recentRatchetKeys.get(toHex(publicKey));
+      key =
+        recent !== undefined && recent.pkcs8.equals(pkcs8)
+          ? Promise.resolve(recent.key)
+          : importPrivateKey('X25519', pkcs8.reveal(), {
+              extractable: true,
+            }).then((loaded) => {
+              rememberRatchetKey(publicKey, pkcs8, loaded);
+              return loaded;
+            });
+    }
+    return key;
+  };
+}
+
+function ourPrivateKey(key: OurRatchetKey): Promise<CryptoKey> {
+  return key.kind === 'ratchet'
+    ? key.privateKey()
+    : Promise.resolve(key.privateKey);
+}
 
 export interface SkippedMessageKey {
   readonly counter: number;
@@ -120,13 +193,17 @@ function messageAssociatedData(
   );
 }
 
-async function newRatchetKey(random: RandomSource): Promise<OurRatchetKey> {
-  const pair = await generateX25519KeyPair(random, { extractable: true });
+async function newRatchetKey(
+  random: RandomSource,
+): Promise<OurRatchetKey & { kind: 'ratchet' }> {
+  const pair = await generateStorableX25519KeyPair(random);
+  const pkcs8 = new SecretBytes(pair.pkcs8);
+  rememberRatchetKey(pair.publicKey, pkcs8, pair.privateKey);
   return {
     kind: 'ratchet',
     publicKey: pair.publicKey,
-    privateKey: pair.privateKey,
-    pkcs8: new SecretBytes(await exportPrivateKey(pair.privateKey)),
+    pkcs8,
+    privateKey: lazyPrivateKey(pair.publicKey, pkcs8, pair.privateKey),
   };
 }
 
@@ -142,7 +219,7 @@ export async function initInitiator(
 ): Promise<RatchetState> {
   const ourRatchetKey = await newRatchetKey(random);
   const { rootKey, chainKey } = await new RootKey(sharedSecret).step(
-    await x25519(ourRatchetKey.privateKey, theirSignedPrekey),
+    await x25519(await ourRatchetKey.privateKey(), theirSignedPrekey),
   );
   return {
     direction: 'initiator',
@@ -260,7 +337,7 @@ export async function ratchetEncrypt(
       `sending chain reached the limit ${MAX_COUNTER}`,
     );
   }
-  const messageKey = await chain.messageKey();
+  const { messageKey, next } = await chain.step();
   const salt = random.bytes(MESSAGE_SALT_LENGTH);
   const header = encodeHeader(
     state.ourRatchetKey.publicKey,
@@ -275,7 +352,7 @@ export async function ratchetEncrypt(
     messageAssociatedData(state, state.direction, header),
   );
   return {
-    state: { ...state, sendingChain: await chain.next() },
+    state: { ...state, sendingChain: next },
     message: concat(header, ciphertext),
   };
 }
@@ -392,6 +469,7 @@ async function completeDhRatchetStep(
   receiving: ReceivingChain,
   rootKey: RootKey,
   header: MessageHeader,
+  theirRatchetKey: CryptoKey,
   random: RandomSource,
   context: DecryptContext,
 ): Promise<RatchetState> {
@@ -402,8 +480,13 @@ async function completeDhRatchetStep(
       : [await closeChain(current, header.previousChainLength, context)];
   const ourRatchetKey = await newRatchetKey(random);
   const sending = await rootKey.step(
-    await x25519(ourRatchetKey.privateKey, header.ratchetKey),
+    await x25519(await ourRatchetKey.privateKey(), theirRatchetKey),
   );
+  // The replaced key pair is not needed again, so it leaves memory with
+  // the old state.
+  if (state.ourRatchetKey.kind === 'ratchet') {
+    recentRatchetKeys.delete(toHex(state.ourRatchetKey.publicKey));
+  }
   return {
     ...state,
     rootKey: sending.rootKey,
@@ -497,10 +580,12 @@ export async function ratchetDecrypt(
   );
   let chain = chains[chainIndex];
   let rootKey = state.rootKey;
+  let theirRatchetKey: CryptoKey | undefined;
   if (chain === undefined) {
     checkClose(chains[0], header.previousChainLength, operation);
+    theirRatchetKey = await importX25519PublicKey(header.ratchetKey);
     const receiving = await state.rootKey.step(
-      await x25519(state.ourRatchetKey.privateKey, header.ratchetKey),
+      await x25519(await ourPrivateKey(state.ourRatchetKey), theirRatchetKey),
     );
     rootKey = receiving.rootKey;
     chain = {
@@ -550,13 +635,14 @@ export async function ratchetDecrypt(
     received = { ...stored, chainKey: await walk.target.next() };
   }
   let next: RatchetState;
-  if (chainIndex < 0) {
+  if (theirRatchetKey !== undefined) {
     next = await completeDhRatchetStep(
       state,
       chains,
       received,
       rootKey,
       header,
+      theirRatchetKey,
       random,
       context,
     );
@@ -655,10 +741,7 @@ export async function readRatchetState(
   const associatedData = reader.bytes('associated data', 4096);
   const rootKey = new RootKey(new SecretBytes(reader.fixed('root key', 32)));
   const publicKey = reader.fixed('ratchet public key', 32);
-  const pkcs8 = reader.bytes('ratchet private key', 128);
-  const privateKey = await importPrivateKey('X25519', pkcs8, {
-    extractable: true,
-  });
+  const pkcs8 = new SecretBytes(reader.bytes('ratchet private key', 128));
 
   const sendingChain = readFlag(reader, 'sending chain flag')
     ? readChainKey(reader)
@@ -707,8 +790,8 @@ export async function readRatchetState(
     ourRatchetKey: {
       kind: 'ratchet',
       publicKey,
-      privateKey,
-      pkcs8: new SecretBytes(pkcs8),
+      pkcs8,
+      privateKey: lazyPrivateKey(publicKey, pkcs8),
     },
     sendingChain,
     previousSendingChainLength,

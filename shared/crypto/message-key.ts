@@ -11,6 +11,8 @@ import type { SecretBytes } from './secret-bytes';
 
 export const MESSAGE_SALT_LENGTH = 16;
 
+const MESSAGE_INFO_BYTES = utf8(MESSAGE_KEY_INFO);
+
 export interface MessageCipherKeys {
   readonly key: Bytes;
   readonly iv: Bytes;
@@ -25,8 +27,9 @@ export async function deriveMessageCipherKeys(
   salt: Uint8Array,
   info: string = MESSAGE_KEY_INFO,
 ): Promise<MessageCipherKeys> {
-  const derived = await hkdfSha256(messageKey.reveal(), salt, utf8(info), 44);
-  return { key: derived.slice(0, 32), iv: derived.slice(32, 44) };
+  const infoBytes = info === MESSAGE_KEY_INFO ? MESSAGE_INFO_BYTES : utf8(info);
+  const derived = await hkdfSha256(messageKey.reveal(), salt, infoBytes, 44);
+  return { key: derived.subarray(0, 32), iv: derived.subarray(32, 44) };
 }
 
 export async function encryptWithMessageKey(

@@ -14,6 +14,17 @@ import type { RandomSource } from './random';
 
 const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 
+/**
+ * Returns `bytes` itself when it is backed by an `ArrayBuffer`, else a copy.
+ * WebCrypto copies every input when it is called, so a caller changing its
+ * buffer afterwards cannot affect an operation.
+ */
+function bufferSource(bytes: Uint8Array): Bytes {
+  return bytes.buffer instanceof ArrayBuffer
+    ? (bytes as Bytes)
+    : copyBytes(bytes);
+}
+
 export interface KeyPair {
   readonly privateKey: CryptoKey;
   /** Raw 32-byte public key. */
@@ -100,6 +111,49 @@ export function generateX25519KeyPair(
   return generatePair('X25519', random, options);
 }
 
+/** An extractable X25519 key pair with its private key as PKCS#8. */
+export interface StorableKeyPair extends KeyPair {
+  readonly pkcs8: Bytes;
+}
+
+/**
+ * Creates an extractable X25519 key pair and its PKCS#8 form, for keys that
+ * are stored, such as ratchet keys. One JWK export yields both the public
+ * key (`x`) and the private scalar (`d`), so this takes two WebCrypto calls
+ * where `generateX25519KeyPair` and `exportPrivateKey` take three.
+ */
+export async function generateStorableX25519KeyPair(
+  random: RandomSource,
+): Promise<StorableKeyPair> {
+  if (random.deterministic) {
+    const pkcs8 = concat(X25519_PKCS8_PREFIX, random.bytes(32));
+    const privateKey = await subtle().importKey(
+      'pkcs8',
+      pkcs8,
+      { name: 'X25519' },
+      true,
+      ['deriveBits'],
+    );
+    return { privateKey, publicKey: await publicKeyOf(privateKey), pkcs8 };
+  }
+  const pair = (await subtle().generateKey({ name: 'X25519' }, true, [
+    'deriveBits',
+  ])) as CryptoKeyPair;
+  const jwk = await subtle().exportKey('jwk', pair.privateKey);
+  if (typeof jwk.x !== 'string' || typeof jwk.d !== 'string') {
+    throw new CryptoError(
+      'invalid-key',
+      'generateStorableX25519KeyPair',
+      'JWK without x or d',
+    );
+  }
+  return {
+    privateKey: pair.privateKey,
+    publicKey: base64UrlToBytes(jwk.x),
+    pkcs8: concat(X25519_PKCS8_PREFIX, base64UrlToBytes(jwk.d)),
+  };
+}
+
 export function generateEd25519KeyPair(
   random: RandomSource,
   options: KeyOptions,
@@ -137,29 +191,53 @@ export async function importPrivateKey(
 }
 
 /**
- * Computes X25519(ourPrivateKey, theirPublicKey). A low-order or malformed
- * public key is rejected with `invalid-key`; callers must not retry.
+ * Imports a raw 32-byte X25519 public key, for several `x25519` calls with
+ * the same peer key. A malformed key is rejected with `invalid-key`.
  */
-export async function x25519(
-  ourPrivateKey: CryptoKey,
-  theirPublicKey: Uint8Array,
-): Promise<Bytes> {
-  if (theirPublicKey.length !== 32) {
+export async function importX25519PublicKey(
+  publicKey: Uint8Array,
+): Promise<CryptoKey> {
+  if (publicKey.length !== 32) {
     throw new CryptoError(
       'invalid-key',
       'x25519',
-      `public key must be 32 bytes, got ${theirPublicKey.length}`,
+      `public key must be 32 bytes, got ${publicKey.length}`,
     );
   }
-  let shared: ArrayBuffer;
   try {
-    const publicKey = await subtle().importKey(
+    return await subtle().importKey(
       'raw',
-      copyBytes(theirPublicKey),
+      bufferSource(publicKey),
       { name: 'X25519' },
       true,
       [],
     );
+  } catch (cause) {
+    throw new CryptoError(
+      'invalid-key',
+      'x25519',
+      'public key rejected (low order or malformed)',
+      { cause },
+    );
+  }
+}
+
+/**
+ * Computes X25519(ourPrivateKey, theirPublicKey), where `theirPublicKey` is
+ * raw bytes or a key from `importX25519PublicKey`. A low-order or
+ * malformed public key is rejected with `invalid-key`; callers must not
+ * retry.
+ */
+export async function x25519(
+  ourPrivateKey: CryptoKey,
+  theirPublicKey: Uint8Array | CryptoKey,
+): Promise<Bytes> {
+  const publicKey =
+    theirPublicKey instanceof Uint8Array
+      ? await importX25519PublicKey(theirPublicKey)
+      : theirPublicKey;
+  let shared: ArrayBuffer;
+  try {
     shared = await subtle().deriveBits(
       { name: 'X25519', public: publicKey },
       ourPrivateKey,
@@ -313,7 +391,7 @@ export async function hkdfSha256(
 ): Promise<Bytes> {
   const key = await subtle().importKey(
     'raw',
-    copyBytes(inputKeyMaterial),
+    bufferSource(inputKeyMaterial),
     'HKDF',
     false,
     ['deriveBits'],
@@ -323,8 +401,8 @@ export async function hkdfSha256(
       {
         name: 'HKDF',
         hash: 'SHA-256',
-        salt: copyBytes(salt),
-        info: copyBytes(info),
+        salt: bufferSource(salt),
+        info: bufferSource(info),
       },
       key,
       length * 8,
@@ -332,18 +410,26 @@ export async function hkdfSha256(
   );
 }
 
-export async function hmacSha256(
-  key: Uint8Array,
-  data: Uint8Array,
-): Promise<Bytes> {
-  const hmacKey = await subtle().importKey(
+/** Imports an HMAC-SHA256 key, for several `hmacSha256` calls with it. */
+export function importHmacKey(key: Uint8Array): Promise<CryptoKey> {
+  return subtle().importKey(
     'raw',
-    copyBytes(key),
+    bufferSource(key),
     { name: 'HMAC', hash: 'SHA-256' },
     false,
     ['sign'],
   );
-  return new Uint8Array(await subtle().sign('HMAC', hmacKey, copyBytes(data)));
+}
+
+/** HMAC-SHA256 under raw key bytes or a key from `importHmacKey`. */
+export async function hmacSha256(
+  key: Uint8Array | CryptoKey,
+  data: Uint8Array,
+): Promise<Bytes> {
+  const hmacKey = key instanceof Uint8Array ? await importHmacKey(key) : key;
+  return new Uint8Array(
+    await subtle().sign('HMAC', hmacKey, bufferSource(data)),
+  );
 }
 
 export const AES_GCM_IV_LENGTH = 12;
@@ -357,7 +443,7 @@ async function aesKey(key: Uint8Array | CryptoKey): Promise<CryptoKey> {
         `AES-256 key must be 32 bytes, got ${key.length}`,
       );
     }
-    return subtle().importKey('raw', copyBytes(key), 'AES-GCM', false, [
+    return subtle().importKey('raw', bufferSource(key), 'AES-GCM', false, [
       'encrypt',
       'decrypt',
     ]);
@@ -383,12 +469,12 @@ export async function aesGcmEncrypt(
     await subtle().encrypt(
       {
         name: 'AES-GCM',
-        iv: copyBytes(iv),
-        additionalData: copyBytes(associatedData),
+        iv: bufferSource(iv),
+        additionalData: bufferSource(associatedData),
         tagLength: 128,
       },
       await aesKey(key),
-      copyBytes(plaintext),
+      bufferSource(plaintext),
     ),
   );
 }
@@ -412,12 +498,12 @@ export async function aesGcmDecrypt(
       await subtle().decrypt(
         {
           name: 'AES-GCM',
-          iv: copyBytes(iv),
-          additionalData: copyBytes(associatedData),
+          iv: bufferSource(iv),
+          additionalData: bufferSource(associatedData),
           tagLength: 128,
         },
         await aesKey(key),
-        copyBytes(ciphertext),
+        bufferSource(ciphertext),
       ),
     );
   } catch (cause) {

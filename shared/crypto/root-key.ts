@@ -9,6 +9,8 @@ import { ROOT_KEY_INFO } from './labels';
 import { hkdfSha256 } from './primitives';
 import { SecretBytes } from './secret-bytes';
 
+const ROOT_INFO_BYTES = utf8(ROOT_KEY_INFO);
+
 export class RootKey {
   constructor(readonly key: SecretBytes) {}
 
@@ -19,7 +21,7 @@ export class RootKey {
     const derived = await hkdfSha256(
       dhOutput,
       this.key.reveal(),
-      utf8(ROOT_KEY_INFO),
+      ROOT_INFO_BYTES,
       64,
     );
     return {
