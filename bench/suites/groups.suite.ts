@@ -90,16 +90,25 @@ function members(size: number): string {
 /** Sends one envelope, resolving at an `ok` reply and rejecting on an error. */
 function send(socket: LoadClient['socket'], envelope: SendEnvelopeRequest) {
   return new Promise<number>((resolve, reject) => {
-    socket.emit('envelope:send', envelope, (reply) => {
-      if (reply.ok) resolve(performance.now());
-      else {
-        reject(
-          new Error(
-            `envelope:send was rejected: ${reply.error.code}: ${reply.error.message}`,
-          ),
-        );
-      }
-    });
+    socket
+      .timeout(DELIVERY_TIMEOUT_MS)
+      .emit('envelope:send', envelope, (error, reply) => {
+        if (error) {
+          reject(
+            new Error(
+              `envelope:send got no reply in ${DELIVERY_TIMEOUT_MS} ms: ${error.message}`,
+            ),
+          );
+        } else if (!reply.ok) {
+          reject(
+            new Error(
+              `envelope:send was rejected: ${reply.error.code}: ${reply.error.message}`,
+            ),
+          );
+        } else {
+          resolve(performance.now());
+        }
+      });
   });
 }
 
