@@ -107,3 +107,66 @@ test('three people chat in a group and one is removed', async ({ browser }) => {
   await gus.context.close();
   await gwen.context.close();
 });
+
+test('admins rename the group and change admins', async ({ browser }) => {
+  const rita = await openPerson(browser, 'rita');
+  const rolf = await openPerson(browser, 'rolf');
+  await createAccount(rita);
+  await createAccount(rolf);
+
+  await test.step('rita creates the group "Rowers"', async () => {
+    await rita.page.getByRole('button', { name: 'New group' }).click();
+    await rita.page.getByRole('textbox', { name: 'Group name' }).fill('Rowers');
+    await rita.page.getByRole('button', { name: 'Create group' }).click();
+    await expect(
+      rita.page.getByRole('heading', { name: 'Rowers' }),
+    ).toBeVisible();
+  });
+  await addMember(rita, 'rolf');
+  await openConversation(rolf, 'Rowers');
+
+  await test.step('rita renames the group to "Scullers"', async () => {
+    await rita.page
+      .getByRole('textbox', { name: 'Rename group' })
+      .fill('Scullers');
+    await rita.page.getByRole('button', { name: 'Rename' }).click();
+    await expect(
+      rolf.page.getByRole('heading', { name: 'Scullers' }),
+    ).toBeVisible();
+    await expect(
+      messageItem(rolf, 'rita renamed the group to "Scullers"'),
+    ).toBeVisible();
+  });
+
+  await test.step('rita makes rolf an admin', async () => {
+    await expect(
+      rolf.page.getByRole('textbox', { name: 'Add member' }),
+    ).toHaveCount(0);
+    await members(rita)
+      .getByRole('button', { name: 'Grant admin to rolf' })
+      .click();
+    await expect(messageItem(rolf, 'rita made rolf an admin')).toBeVisible();
+    await expect(
+      members(rolf).getByRole('listitem').filter({ hasText: 'rolf (admin)' }),
+    ).toBeVisible();
+    await expect(
+      rolf.page.getByRole('textbox', { name: 'Add member' }),
+    ).toBeVisible();
+  });
+
+  await test.step("rolf revokes rita's admin role", async () => {
+    await members(rolf)
+      .getByRole('button', { name: 'Revoke admin from rita' })
+      .click();
+    await expect(messageItem(rita, 'rolf removed rita as admin')).toBeVisible();
+    await expect(
+      rita.page.getByRole('textbox', { name: 'Rename group' }),
+    ).toHaveCount(0);
+    await expect(
+      members(rita).getByRole('listitem').filter({ hasText: 'rita (admin)' }),
+    ).toHaveCount(0);
+  });
+
+  await rita.context.close();
+  await rolf.context.close();
+});

@@ -221,6 +221,10 @@ export function App() {
                           self={snapshot.userId}
                           onAdd={(username) => store.addGroupMember(username)}
                           onRemove={(userId) => store.removeGroupMember(userId)}
+                          onRename={(name) => store.renameGroup(name)}
+                          onSetAdmin={(userId, admin) =>
+                            store.setGroupAdmin(userId, admin)
+                          }
                           onLeave={() => store.leaveGroup()}
                         />
                       )

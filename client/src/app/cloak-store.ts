@@ -853,6 +853,34 @@ export class CloakStore {
     );
   }
 
+  /** Renames the open group; returns false on failure. */
+  async renameGroup(name: string): Promise<boolean> {
+    const peerId = this.snapshot.activePeer;
+    if (!this.actions || peerId === undefined) return false;
+    try {
+      await this.actions.renameGroup(peerId, name);
+      this.clearAlerts('group');
+      return true;
+    } catch (error) {
+      log.error('rename group failed', error);
+      this.alert(error, 'group');
+      return false;
+    }
+  }
+
+  /** Makes a member of the open group an admin, or a plain member again. */
+  setGroupAdmin(userId: string, admin: boolean): void {
+    const peerId = this.snapshot.activePeer;
+    if (!this.actions || peerId === undefined) return;
+    this.actions.setGroupAdmin(peerId, userId, admin).then(
+      () => this.clearAlerts('group'),
+      (error: unknown) => {
+        log.error('admin change failed', error);
+        this.alert(error, 'group');
+      },
+    );
+  }
+
   /** Leaves the open group. */
   leaveGroup(): void {
     const peerId = this.snapshot.activePeer;

@@ -39,6 +39,12 @@ export interface EngineActions {
   createGroup(name: string): Promise<string>;
   addGroupMember(conversationId: string, username: string): Promise<void>;
   removeGroupMember(conversationId: string, userId: string): Promise<void>;
+  renameGroup(conversationId: string, name: string): Promise<void>;
+  setGroupAdmin(
+    conversationId: string,
+    userId: string,
+    admin: boolean,
+  ): Promise<void>;
   leaveGroup(conversationId: string): Promise<void>;
   contactStatus(peerId: string): Promise<ContactStatus>;
   groupInfo(conversationId: string): Promise<GroupInfo | undefined>;
@@ -65,6 +71,8 @@ const ARGUMENTS = {
   createGroup: z.tuple([Name]),
   addGroupMember: z.tuple([Name, Name]),
   removeGroupMember: z.tuple([Name, Name]),
+  renameGroup: z.tuple([Name, Name]),
+  setGroupAdmin: z.tuple([Name, Name, z.boolean()]),
   leaveGroup: z.tuple([Name]),
   contactStatus: z.tuple([Name]),
   groupInfo: z.tuple([Name]),
@@ -132,6 +140,10 @@ export function remoteActions(requester: ActionRequester): EngineActions {
       call('addGroupMember', conversationId, username),
     removeGroupMember: (conversationId, userId) =>
       call('removeGroupMember', conversationId, userId),
+    renameGroup: (conversationId, name) =>
+      call('renameGroup', conversationId, name),
+    setGroupAdmin: (conversationId, userId, admin) =>
+      call('setGroupAdmin', conversationId, userId, admin),
     leaveGroup: (conversationId) => call('leaveGroup', conversationId),
     contactStatus: (peerId) => call('contactStatus', peerId),
     groupInfo: (conversationId) => call('groupInfo', conversationId),
@@ -171,6 +183,10 @@ export function localActions(options: LocalActionsOptions): EngineActions {
       engine.addGroupMember(conversationId, username),
     removeGroupMember: (conversationId, userId) =>
       engine.removeGroupMember(conversationId, userId),
+    renameGroup: (conversationId, name) =>
+      engine.renameGroup(conversationId, name),
+    setGroupAdmin: (conversationId, userId, admin) =>
+      engine.setGroupAdmin(conversationId, userId, admin),
     leaveGroup: (conversationId) => engine.leaveGroup(conversationId),
     contactStatus: (peerId) => engine.contactStatus(peerId),
     groupInfo: (conversationId) => engine.groupInfo(conversationId),

@@ -224,6 +224,20 @@ type GroupMessageAttempt =
   | { readonly status: 'done' }
   | { readonly status: 'waiting'; readonly groupId: string };
 
+/** Returns the trimmed group name, or throws when its length is invalid. */
+function checkedGroupName(name: string): string {
+  const trimmed = name.trim();
+  const length = new TextEncoder().encode(trimmed).length;
+  if (length === 0 || length > MAX_GROUP_NAME_BYTES) {
+    throw new ClientError(
+      'invalid-message',
+      `A group name must have 1 to ${MAX_GROUP_NAME_BYTES} bytes, but ` +
+        `"${trimmed.slice(0, 40)}" has ${length}.`,
+    );
+  }
+  return trimmed;
+}
+
 function sameAddress(a: Address, b: Address): boolean {
   return a.userId === b.userId && a.deviceId === b.deviceId;
 }
@@ -1617,14 +1631,7 @@ export class Engine {
 
   /** Creates a group with us as its only member and admin. */
   async createGroup(name: string): Promise<string> {
-    const trimmed = name.trim();
-    const length = new TextEncoder().encode(trimmed).length;
-    if (length === 0 || length > MAX_GROUP_NAME_BYTES) {
-      throw new ClientError(
-        'invalid-message',
-        `A group name must have 1 to ${MAX_GROUP_NAME_BYTES} bytes.`,
-      );
-    }
+    const trimmed = checkedGroupName(name);
     const groupIdBytes = this.random.bytes(GROUP_ID_LENGTH);
     const groupId = toBase64Url(groupIdBytes);
     const signed = await createGroup(
@@ -1665,6 +1672,26 @@ export class Engine {
       }
     });
     await this.changeGroup(conversationId, { type: 'add', userIds: [userId] });
+  }
+
+  /** Renames a group we administer. */
+  async renameGroup(conversationId: string, name: string): Promise<void> {
+    await this.changeGroup(conversationId, {
+      type: 'rename',
+      name: checkedGroupName(name),
+    });
+  }
+
+  /** Makes a member an admin (`admin` true) or a plain member again. */
+  setGroupAdmin(
+    conversationId: string,
+    userId: string,
+    admin: boolean,
+  ): Promise<void> {
+    return this.changeGroup(conversationId, {
+      type: admin ? 'promote' : 'demote',
+      userIds: [userId],
+    });
   }
 
   /** Removes a member from a group we administer. */

@@ -326,6 +326,42 @@ describe('group conversations', () => {
     expect(await held(alice, group)).toEqual([posing]);
   });
 
+  it('renames and changes admins', async () => {
+    const { relay, alice, bob, carol, all, group } = await trip();
+    await alice.engine.renameGroup(group, '  Road trip ');
+    await alice.engine.setGroupAdmin(group, 'bob', true);
+    await settle(relay, all);
+    expect(await carol.engine.groupInfo(group)).toMatchObject({
+      name: 'Road trip',
+      admins: ['alice', 'bob'],
+    });
+    expect(await carol.store.listConversations()).toMatchObject([
+      { peerId: group, name: 'Road trip' },
+    ]);
+
+    // Bob, now an admin, hands the group over to carol.
+    await bob.engine.setGroupAdmin(group, 'carol', true);
+    await bob.engine.setGroupAdmin(group, 'alice', false);
+    await settle(relay, all);
+    expect((await alice.engine.groupInfo(group))?.admins).toEqual([
+      'bob',
+      'carol',
+    ]);
+    expect(await notices(carol, group)).toEqual([
+      'alice added carol',
+      'alice renamed the group to "Road trip"',
+      'alice made bob an admin',
+      'bob made carol an admin',
+      'bob removed alice as admin',
+    ]);
+    await expect(alice.engine.renameGroup(group, 'Mine')).rejects.toThrow(
+      /Only an admin/,
+    );
+    await expect(alice.engine.renameGroup(group, ' ')).rejects.toThrow(
+      /1 to 256 bytes/,
+    );
+  });
+
   it('blocks sending after removal', async () => {
     const { relay, alice, bob, carol, all, group } = await trip();
     await alice.engine.removeGroupMember(group, 'carol');
