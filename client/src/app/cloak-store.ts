@@ -264,25 +264,26 @@ export class CloakStore {
 
   /** Opens the database once; undefined after showing why it failed. */
   private openDatabase(): Promise<CloakDb | undefined> {
-    this.dbOpening ??= openCloakDb(undefined, {
-      onBlocked: () => this.showStorageProblem('upgrade-blocked'),
-      onVersionChange: () => {
-        this.stop();
-        this.releaseEngineLock();
-        this.showStorageProblem('version-changed');
-      },
-    }).then(
-      (db) => {
-        this.db = db;
-        return db;
-      },
-      (error: unknown) => {
-        log.error('database open failed', error);
-        this.showStorageProblem('open-failed');
-        return undefined;
-      },
-    );
+    this.dbOpening ??= this.openDatabaseOnce();
     return this.dbOpening;
+  }
+
+  private async openDatabaseOnce(): Promise<CloakDb | undefined> {
+    try {
+      this.db = await openCloakDb(undefined, {
+        onBlocked: () => this.showStorageProblem('upgrade-blocked'),
+        onVersionChange: () => {
+          this.stop();
+          this.releaseEngineLock();
+          this.showStorageProblem('version-changed');
+        },
+      });
+      return this.db;
+    } catch (error) {
+      log.error('database open failed', error);
+      this.showStorageProblem('open-failed');
+      return undefined;
+    }
   }
 
   /**
