@@ -40,6 +40,7 @@ import { PQXDH_INFO, SESSION_AD_LABEL, SETUP_ID_INFO } from './labels';
 import {
   generateX25519KeyPair,
   hkdfSha256,
+  importX25519PublicKey,
   isCanonicalX25519PublicKey,
   ML_KEM_768_CIPHERTEXT_LENGTH,
   ML_KEM_768_PUBLIC_KEY_LENGTH,
@@ -88,6 +89,36 @@ export interface ResponderPrekeys {
   readonly oneTimePrekey: CryptoKey | undefined;
   /** ML-KEM-768 secret key (FIPS 203 encoding, 2,400 bytes). */
   readonly pqSecretKey: Bytes;
+}
+
+/**
+ * Awaits independent operations together, so that their WebCrypto calls
+ * overlap, then throws the first failure in list order, so that the error
+ * does not depend on which operation finished first.
+ */
+async function allInOrder<T>(operations: readonly Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(operations);
+  return results.map((result) => {
+    if (result.status === 'rejected') throw result.reason;
+    return result.value;
+  });
+}
+
+/** Computes X25519 with each of `pairs` at once, importing each public key once. */
+async function x25519All(
+  pairs: readonly (readonly [CryptoKey, Uint8Array])[],
+): Promise<Bytes[]> {
+  const imported = new Map<Uint8Array, Promise<CryptoKey>>();
+  for (const [, publicKey] of pairs) {
+    if (!imported.has(publicKey)) {
+      imported.set(publicKey, importX25519PublicKey(publicKey));
+    }
+  }
+  return allInOrder(
+    pairs.map(async ([privateKey, publicKey]) =>
+      x25519(privateKey, await (imported.get(publicKey) as Promise<CryptoKey>)),
+    ),
+  );
 }
 
 export function certificateAddress(certificate: DeviceCertificate): Address {
@@ -203,26 +234,35 @@ export async function verifyPrekeyBundle(
       'bundle names this device itself',
     );
   }
-  const identityKey = await verifyPeerCertificate(
+  // The three signatures are checked at once and judged in chain order:
+  // identity key → certificate, then certificate → each prekey.
+  const signedPrekeyValid = verifySignedPrekey(
     bundle.certificate,
-    pinnedIdentityKey,
-    operation,
+    bundle.signedPrekey,
   );
-  if (!(await verifySignedPrekey(bundle.certificate, bundle.signedPrekey))) {
+  const pqPrekeyValid = verifyPqPrekey(bundle.certificate, bundle.pqPrekey);
+  const [identityKey, signedValid, pqValid] = await allInOrder<Bytes | boolean>(
+    [
+      verifyPeerCertificate(bundle.certificate, pinnedIdentityKey, operation),
+      signedPrekeyValid,
+      pqPrekeyValid,
+    ],
+  );
+  if (signedValid !== true) {
     throw new CryptoError(
       'invalid-signature',
       operation,
       `signed prekey ${bundle.signedPrekey.keyId} has an invalid signature`,
     );
   }
-  if (!(await verifyPqPrekey(bundle.certificate, bundle.pqPrekey))) {
+  if (pqValid !== true) {
     throw new CryptoError(
       'invalid-signature',
       operation,
       `PQ prekey ${bundle.pqPrekey.keyId} has an invalid signature`,
     );
   }
-  return identityKey;
+  return identityKey as Bytes;
 }
 
 /** Runs the initiator's half of PQXDH against a verified bundle. */
@@ -244,23 +284,27 @@ export async function pqxdhInitiate(
     extractable: false,
   });
 
-  const dhOutputs = [
-    await x25519(local.dhKey.privateKey, theirSignedPrekey),
-    await x25519(baseKeyPair.privateKey, theirIdentityDhKey),
-    await x25519(baseKeyPair.privateKey, theirSignedPrekey),
+  const pairs: (readonly [CryptoKey, Uint8Array])[] = [
+    [local.dhKey.privateKey, theirSignedPrekey],
+    [baseKeyPair.privateKey, theirIdentityDhKey],
+    [baseKeyPair.privateKey, theirSignedPrekey],
   ];
   if (bundle.oneTimePrekey !== undefined) {
-    dhOutputs.push(
-      await x25519(
-        baseKeyPair.privateKey,
-        fromBase64Url(bundle.oneTimePrekey.publicKey),
-      ),
-    );
+    pairs.push([
+      baseKeyPair.privateKey,
+      fromBase64Url(bundle.oneTimePrekey.publicKey),
+    ]);
   }
-  const { cipherText, sharedSecret: kemSecret } = await mlKem768Encapsulate(
-    theirPqPrekey,
-    random,
+  // The DH computations run while ML-KEM encapsulates.
+  const dhRunning = x25519All(pairs);
+  const encapsulated = await mlKem768Encapsulate(theirPqPrekey, random).catch(
+    async (error: unknown) => {
+      await dhRunning.catch(() => undefined);
+      throw error;
+    },
   );
+  const dhOutputs = await dhRunning;
+  const { cipherText, sharedSecret: kemSecret } = encapsulated;
   const agreement = await completeAgreement(
     dhOutputs,
     kemSecret,
@@ -300,18 +344,24 @@ export async function pqxdhRespond(
     );
   }
   const theirIdentityDhKey = fromBase64Url(setup.certificate.dhKey);
-  const dhOutputs = [
-    await x25519(prekeys.signedPrekey, theirIdentityDhKey),
-    await x25519(local.dhKey.privateKey, setup.baseKey),
-    await x25519(prekeys.signedPrekey, setup.baseKey),
+  const pairs: (readonly [CryptoKey, Uint8Array])[] = [
+    [prekeys.signedPrekey, theirIdentityDhKey],
+    [local.dhKey.privateKey, setup.baseKey],
+    [prekeys.signedPrekey, setup.baseKey],
   ];
   if (prekeys.oneTimePrekey !== undefined) {
-    dhOutputs.push(await x25519(prekeys.oneTimePrekey, setup.baseKey));
+    pairs.push([prekeys.oneTimePrekey, setup.baseKey]);
   }
+  // The DH computations run while ML-KEM decapsulates.
+  const dhRunning = x25519All(pairs);
   const kemSecret = await mlKem768Decapsulate(
     setup.kemCipherText,
     prekeys.pqSecretKey,
-  );
+  ).catch(async (error: unknown) => {
+    await dhRunning.catch(() => undefined);
+    throw error;
+  });
+  const dhOutputs = await dhRunning;
   const pqPublicKey = prekeys.pqSecretKey.slice(
     ML_KEM_768_EK_OFFSET,
     ML_KEM_768_EK_OFFSET + ML_KEM_768_PUBLIC_KEY_LENGTH,

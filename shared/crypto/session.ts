@@ -471,12 +471,13 @@ export async function decryptMessage(
       'certificate names another device than the envelope sender',
     );
   }
+  const digesting = sha256(setupBytes);
   const theirIdentityKey = await verifyPeerCertificate(
     setup.certificate,
     input.pinnedIdentityKey,
     operation,
   );
-  const setupDigest = await sha256(setupBytes);
+  const setupDigest = await digesting;
 
   const sessions =
     record === undefined ? [] : [record.current, ...record.previous];
@@ -511,7 +512,14 @@ export async function decryptMessage(
     };
   }
 
-  const signedPrekey = await input.prekeys.signedPrekey(setup.signedPrekeyId);
+  // The three lookups run at once and are judged in this order.
+  const [signedPrekey, oneTimePrekey, pqSecretKey] = await Promise.all([
+    input.prekeys.signedPrekey(setup.signedPrekeyId),
+    setup.oneTimePrekeyId === undefined
+      ? undefined
+      : input.prekeys.oneTimePrekey(setup.oneTimePrekeyId),
+    input.prekeys.pqPrekey(setup.pqPrekeyId),
+  ]);
   if (signedPrekey === undefined) {
     throw new CryptoError(
       'invalid-message',
@@ -519,9 +527,7 @@ export async function decryptMessage(
       `unknown signed prekey ${setup.signedPrekeyId}`,
     );
   }
-  let oneTimePrekey: CryptoKey | undefined;
   if (setup.oneTimePrekeyId !== undefined) {
-    oneTimePrekey = await input.prekeys.oneTimePrekey(setup.oneTimePrekeyId);
     if (oneTimePrekey === undefined) {
       throw new CryptoError(
         'replayed-setup',
@@ -530,7 +536,6 @@ export async function decryptMessage(
       );
     }
   }
-  const pqSecretKey = await input.prekeys.pqPrekey(setup.pqPrekeyId);
   if (pqSecretKey === undefined) {
     throw new CryptoError(
       'replayed-setup',
