@@ -8,9 +8,9 @@ import {
   lazyAssetsOf,
   omitZodJsonSchema,
   zodJsonSchemaStub,
-} from './vite-plugins';
+} from './vite.config';
 
-const folder = mkdtempSync(path.join(tmpdir(), 'cloak-vite-plugins-'));
+const folder = mkdtempSync(path.join(tmpdir(), 'cloak-vite-config-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
 async function importSource(name: string, source: string) {
