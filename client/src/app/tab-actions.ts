@@ -36,6 +36,11 @@ export interface EngineActions {
   markRead(peerId: string): Promise<void>;
   /** `messageId` is chosen by the caller, so that a repeat is recognised. */
   sendText(peerId: string, text: string, messageId: string): Promise<void>;
+  /**
+   * NOTE: not idempotent. When a leader tab closes after creating the
+   * group but before its result reaches the follower, the next leader
+   * creates a second group of that name.
+   */
   createGroup(name: string): Promise<string>;
   addGroupMember(conversationId: string, username: string): Promise<void>;
   removeGroupMember(conversationId: string, userId: string): Promise<void>;
