@@ -50,6 +50,13 @@ interface Launcher {
   readonly executablePath: string | undefined;
 }
 
+interface SignedInProfile {
+  /** Scripts that the sign-up fetched beyond the sign-up form's. */
+  readonly signUpScripts: ScriptSize[];
+  /** URL paths in the service worker's caches once it is active. */
+  readonly cachedPaths: string[];
+}
+
 interface ScreenRound {
   readonly ms: number;
   readonly scripts: ScriptSize[];
@@ -102,12 +109,11 @@ async function sendFirstMessage(page: Page, contact: string): Promise<void> {
  * Signs up `USER` in a new persistent profile and sends one message to
  * `CONTACT`, so that the profile opens on a conversation list with one
  * entry. Waits until the service worker is active, so its cache is filled.
- * Returns the scripts that the sign-up fetched beyond the sign-up form's.
  */
 async function prepareSignedInProfile(
   launcher: Launcher,
   profile: string,
-): Promise<ScriptSize[]> {
+): Promise<SignedInProfile> {
   const contactBrowser = await launchBrowser(launcher);
   try {
     const contact = await contactBrowser.newPage();
@@ -129,10 +135,18 @@ async function prepareSignedInProfile(
         (script) => !firstLoad.has(script.path),
       );
       await sendFirstMessage(page, CONTACT);
-      await page.evaluate(async () => {
+      const cachedPaths = await page.evaluate(async () => {
         await navigator.serviceWorker.ready;
+        const paths: string[] = [];
+        for (const name of await caches.keys()) {
+          const cache = await caches.open(name);
+          for (const request of await cache.keys()) {
+            paths.push(new URL(request.url).pathname);
+          }
+        }
+        return paths;
       });
-      return signUpScripts;
+      return { signUpScripts, cachedPaths };
     } finally {
       await context.close();
     }
@@ -238,7 +252,15 @@ async function run(context: SuiteContext) {
 
       context.progress('signing up a user in a persistent profile');
       const template = path.join(folder, 'profile-template');
-      const signUpScripts = await prepareSignedInProfile(launcher, template);
+      const { signUpScripts, cachedPaths } = await prepareSignedInProfile(
+        launcher,
+        template,
+      );
+      // The ML-KEM chunk is listed on its own, so that an empty precache
+      // list cannot pass.
+      const missingOffline = [
+        ...new Set([build.mlKemChunk, ...build.precachedLazyAssets]),
+      ].filter((file) => !cachedPaths.includes(file));
       context.progress('loading the admin page');
       const adminScripts = await adminPageScripts(launcher);
 
@@ -326,6 +348,13 @@ async function run(context: SuiteContext) {
           samples: [kilobytes(precachedBytes)],
           note: 'fetched by the worker after install, not by the page',
         },
+        {
+          name: 'Lazy chunks missing offline',
+          unit: 'chunks',
+          higherIsBetter: false,
+          samples: [missingOffline.length],
+          note: "ML-KEM and precache list entries absent from the worker's cache",
+        },
       ];
 
       return {
@@ -346,6 +375,11 @@ async function run(context: SuiteContext) {
             measurement: 'Lazy chunks in a first load',
             max: 0,
           },
+          {
+            name: 'Every lazy chunk cached for offline use',
+            measurement: 'Lazy chunks missing offline',
+            max: 0,
+          },
         ],
         notes: [
           `client build: ${client.origin}`,
@@ -354,6 +388,9 @@ async function run(context: SuiteContext) {
           `signed in: each round copies a profile in which ${USER} signed up and sent one message to ${CONTACT}, so IndexedDB, the HTTP cache and the service worker's cache are warm, as for a returning user`,
           `first-load scripts of a new visitor: ${[...visitorFiles].join(', ')}`,
           `ML-KEM chunk ${build.mlKemChunk}, chart chunk ${build.chartChunk}, precached ${build.precachedLazyAssets.join(', ')}`,
+          ...(missingOffline.length > 0
+            ? [`missing from the offline cache: ${missingOffline.join(', ')}`]
+            : []),
         ],
       };
     } finally {
