@@ -60,6 +60,61 @@ export const GroupChangeContent = z.strictObject({
 });
 export type GroupChangeContent = z.infer<typeof GroupChangeContent>;
 
+/** Maximum number of group-state versions one log request names. */
+export const MAX_GROUP_LOG_REQUEST_VERSIONS = 100;
+/**
+ * Maximum total length of the base64url entries in one log reply. It
+ * leaves room in the 64 KiB envelope for the session set-up, and it is
+ * larger than the largest entry (about 55,000 characters), so a reply
+ * always carries at least one entry.
+ */
+export const MAX_GROUP_LOG_REPLY_CHARS = 56 * 1024;
+
+/**
+ * A request, sent over a pairwise session to the member whose change
+ * skipped versions, for the group-state entries `fromVersion` to
+ * `toVersion`.
+ */
+export const GroupLogRequestContent = z
+  .strictObject({
+    v: z.literal(CONTENT_VERSION),
+    type: z.literal('group-log-request'),
+    groupId: Id128,
+    fromVersion: z.number().int().min(1).max(0xffff_ffff),
+    toVersion: z.number().int().min(1).max(0xffff_ffff),
+  })
+  .refine(
+    (request) =>
+      request.toVersion >= request.fromVersion &&
+      request.toVersion - request.fromVersion < MAX_GROUP_LOG_REQUEST_VERSIONS,
+    {
+      message: `toVersion must be from fromVersion to fromVersion + ${MAX_GROUP_LOG_REQUEST_VERSIONS - 1}`,
+      path: ['toVersion'],
+    },
+  );
+export type GroupLogRequestContent = z.infer<typeof GroupLogRequestContent>;
+
+/**
+ * The reply to a log request: signed entries (`encodeSignedGroupChange`)
+ * of the requested versions that the sender has, oldest first. The
+ * receiver verifies each one as if it had arrived alone.
+ */
+export const GroupLogContent = z.strictObject({
+  v: z.literal(CONTENT_VERSION),
+  type: z.literal('group-log'),
+  groupId: Id128,
+  entries: z
+    .array(EnvelopeBody)
+    .max(MAX_GROUP_LOG_REQUEST_VERSIONS)
+    .refine(
+      (entries) =>
+        entries.reduce((sum, entry) => sum + entry.length, 0) <=
+        MAX_GROUP_LOG_REPLY_CHARS,
+      { message: `entries exceed ${MAX_GROUP_LOG_REPLY_CHARS} characters` },
+    ),
+});
+export type GroupLogContent = z.infer<typeof GroupLogContent>;
+
 /**
  * A sender key distribution message (`encodeSenderKeyDistribution`) for
  * one group, sent over a pairwise session to one member device.
@@ -76,6 +131,8 @@ export const Content = z.discriminatedUnion('type', [
   TextContent,
   ReceiptContent,
   GroupChangeContent,
+  GroupLogRequestContent,
+  GroupLogContent,
   SenderKeyContent,
 ]);
 export type Content = z.infer<typeof Content>;

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { utf8 } from '../../../shared/crypto/bytes';
 import {
+  MAX_GROUP_LOG_REPLY_CHARS,
+  MAX_GROUP_LOG_REQUEST_VERSIONS,
   type Content,
   decodeContent,
   encodeContent,
@@ -113,5 +115,33 @@ describe('content schema', () => {
     expect(() => decodeJson({ ...text, text: secret, v: 9 })).toThrow(
       expect.objectContaining({ message: expect.not.stringContaining(secret) }),
     );
+  });
+
+  it('bounds group log requests', () => {
+    const request = {
+      v: 1,
+      type: 'group-log-request',
+      groupId: messageId,
+      fromVersion: 5,
+      toVersion: 5 + MAX_GROUP_LOG_REQUEST_VERSIONS - 1,
+    };
+    expect(decodeJson(request)).toEqual(request);
+    expect(() => decodeJson({ ...request, toVersion: 4 })).toThrow(/toVersion/);
+    expect(() =>
+      decodeJson({ ...request, toVersion: request.toVersion + 1 }),
+    ).toThrow(/toVersion/);
+  });
+
+  it('bounds group log replies', () => {
+    const reply = {
+      v: 1,
+      type: 'group-log',
+      groupId: messageId,
+      entries: ['A'.repeat(MAX_GROUP_LOG_REPLY_CHARS)],
+    };
+    expect(decodeJson(reply)).toEqual(reply);
+    expect(() =>
+      decodeJson({ ...reply, entries: [...reply.entries, 'AQID'] }),
+    ).toThrow(/entries/);
   });
 });

@@ -65,6 +65,10 @@ import {
   type Content,
   decodeContent,
   type GroupChangeContent,
+  type GroupLogContent,
+  type GroupLogRequestContent,
+  MAX_GROUP_LOG_REPLY_CHARS,
+  MAX_GROUP_LOG_REQUEST_VERSIONS,
   type SenderKeyContent,
   encodeContent,
   MAX_RECEIPT_MESSAGE_IDS,
@@ -219,6 +223,24 @@ function missingNotice(peerId: string, count: number): string | undefined {
   );
 }
 
+/** Work that a received envelope leaves for after its sender's queue. */
+type FollowUp = () => Promise<void>;
+
+/** A request for the group-state entries between two versions. */
+interface GroupLogRequest {
+  readonly userId: string;
+  readonly groupId: string;
+  readonly fromVersion: number;
+  readonly toVersion: number;
+}
+
+/** A group's new row, its thread notices and any log request it needs. */
+interface GroupUpdate {
+  readonly row: GroupRow;
+  readonly notices: { id: string; text: string }[];
+  readonly request?: GroupLogRequest;
+}
+
 /** Outcome of one attempt to decrypt a group message. */
 type GroupMessageAttempt =
   | { readonly status: 'done' }
@@ -236,6 +258,34 @@ function checkedGroupName(name: string): string {
     );
   }
   return trimmed;
+}
+
+/** Maximum number of signed changes kept ahead of a group's version. */
+const MAX_PENDING_GROUP_CHANGES = 20;
+
+/** Returns the version of a signed change, checking that it is for `groupId`. */
+function groupChangeVersion(bytes: Uint8Array, groupId: string): number {
+  const entry = decodeGroupStateEntry(decodeSignedGroupChange(bytes).entry);
+  if (toBase64Url(entry.groupId) !== groupId) {
+    throw new CryptoError(
+      'invalid-message',
+      'groupChangeVersion',
+      'a change names another group than its content',
+    );
+  }
+  return entry.version;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/** Returns true when `bytes` is the entry of `version` in the row's log. */
+function loggedChange(row: GroupRow, version: number, bytes: Bytes): boolean {
+  const [first] = row.log;
+  if (first === undefined) return false;
+  const logged = row.log[version - groupChangeVersion(first, row.groupId)];
+  return logged !== undefined && equalBytes(logged, bytes);
 }
 
 function sameAddress(a: Address, b: Address): boolean {
@@ -293,27 +343,29 @@ export class Engine {
   // Receiving.
 
   /**
-   * Processes one envelope pushed by the relay. Once it has brought a
-   * group change or a sender key, the group's held messages are tried
-   * again, outside the sender's queue, because they run in their own
-   * senders' queues.
+   * Processes one envelope pushed by the relay, then the follow-ups it
+   * caused, such as retrying a group's held messages or answering a log
+   * request. Those run outside the sender's queue, because they take
+   * other queues.
    */
   async receive(envelope: Envelope): Promise<void> {
-    const retryGroup = await this.queue.run(envelope.from.userId, () =>
+    const followUps = await this.queue.run(envelope.from.userId, () =>
       this.receiveInQueue(envelope),
     );
-    if (retryGroup !== undefined) {
-      await this.retryHeldGroupMessages(retryGroup);
+    for (const followUp of followUps ?? []) {
+      await followUp().catch((error: unknown) =>
+        log.error('follow-up failed', error),
+      );
     }
   }
 
   /**
-   * Processes one envelope in its sender's queue. Returns the id of a group
-   * whose held messages may now decrypt, if the envelope changed one.
+   * Processes one envelope in its sender's queue and returns the work it
+   * leaves for after the queue (see `receive`).
    */
   private async receiveInQueue(
     envelope: Envelope,
-  ): Promise<string | undefined> {
+  ): Promise<FollowUp[] | undefined> {
     if (await this.store.isProcessed(envelope.id)) {
       log.info('duplicate envelope acknowledged');
       await this.acknowledge(envelope.id);
@@ -360,7 +412,7 @@ export class Engine {
     }
 
     const content = parseContent(decrypted.plaintext);
-    if (content?.type === 'group-change') {
+    if (content?.type === 'group-change' || content?.type === 'group-log') {
       // The group's state is committed with the envelope, so it runs in the
       // group's queue, which never waits for a contact's queue.
       return this.queue.run(groupConversationId(content.groupId), () =>
@@ -375,15 +427,18 @@ export class Engine {
     envelope: Envelope,
     decrypted: Awaited<ReturnType<Protocol['decryptMessage']>>,
     content: Content | undefined,
-  ): Promise<string | undefined> {
+  ): Promise<FollowUp[] | undefined> {
     const from = envelope.from;
-    const group =
-      content?.type === 'group-change'
-        ? await this.acceptReceivedGroupChange(content, {
-            userId: from.userId,
-            identityKey: decrypted.theirIdentityKey,
-          })
-        : undefined;
+    const sender = {
+      userId: from.userId,
+      identityKey: decrypted.theirIdentityKey,
+    };
+    let group: GroupUpdate | undefined;
+    if (content?.type === 'group-change') {
+      group = await this.acceptReceivedGroupChange(content, sender);
+    } else if (content?.type === 'group-log') {
+      group = await this.acceptGroupLog(content, sender);
+    }
     const session: SerializedSession = {
       address: from,
       record: this.protocol.serializeSessionRecord(decrypted.record),
@@ -407,7 +462,7 @@ export class Engine {
         deliveredIds:
           content?.type === 'receipt' ? content.messageIds : undefined,
         missingNotice: missingNotice(from.userId, decrypted.droppedMessageKeys),
-        ...(group ? { group } : {}),
+        ...(group ? { group: { row: group.row, notices: group.notices } } : {}),
         unread: this.activePeer !== from.userId,
         now: this.now(),
       });
@@ -418,20 +473,31 @@ export class Engine {
       return undefined;
     }
 
-    let retryGroup: string | undefined;
+    const followUps: FollowUp[] = [];
     if (
       outcome.status === 'committed' &&
       content?.type === 'sender-key' &&
       (await this.receiveSenderKey(from, content))
     ) {
-      retryGroup = content.groupId;
+      followUps.push(() => this.retryHeldGroupMessages(content.groupId));
     }
     if (outcome.status === 'committed' && group) {
-      const conversationId = groupConversationId(group.row.groupId);
+      const { row, request } = group;
+      const conversationId = groupConversationId(row.groupId);
       this.onChange({ type: 'messages', peerId: conversationId });
       this.onChange({ type: 'conversations' });
-      log.info('group change accepted', { version: group.row.version });
-      retryGroup = group.row.groupId;
+      log.info('group state stored', {
+        version: row.version,
+        pending: row.pending?.length ?? 0,
+      });
+      followUps.push(() => this.retryHeldGroupMessages(row.groupId));
+      if (request) followUps.push(() => this.requestGroupLog(request));
+    }
+    if (
+      outcome.status === 'committed' &&
+      content?.type === 'group-log-request'
+    ) {
+      followUps.push(() => this.answerGroupLogRequest(from.userId, content));
     }
     await this.acknowledge(envelope.id);
     if (outcome.status === 'duplicate') return undefined;
@@ -450,7 +516,7 @@ export class Engine {
     ) {
       void this.sendReceipt(from, [content.messageId]);
     }
-    return retryGroup;
+    return followUps;
   }
 
   private async handleDecryptionFailure(
@@ -679,10 +745,12 @@ export class Engine {
     const held = this.heldEnvelopes.get(peerId) ?? [];
     this.heldEnvelopes.delete(peerId);
     for (const envelope of held) {
-      const retryGroup = await this.receiveInQueue(envelope);
-      // Not awaited: the retry queues behind this contact's queue.
-      if (retryGroup !== undefined) {
-        void this.retryHeldGroupMessages(retryGroup);
+      const followUps = await this.receiveInQueue(envelope);
+      // Not awaited, because a follow-up may queue behind this contact.
+      for (const followUp of followUps ?? []) {
+        followUp().catch((error: unknown) =>
+          log.error('follow-up failed', error),
+        );
       }
     }
   }
@@ -1334,48 +1402,215 @@ export class Engine {
    * the new state for the caller to commit with the envelope. A change that
    * no admin signed, that forks or replays the log, or that does not follow
    * the verified state is rejected: the state stays as it was and the
-   * thread shows a warning.
+   * thread shows a warning. A change that skips versions is kept pending,
+   * and the sender is asked for the entries between.
    */
   private async acceptReceivedGroupChange(
     content: GroupChangeContent,
     sender: { readonly userId: string; readonly identityKey: Bytes },
-  ): Promise<
-    { row: GroupRow; notices: { id: string; text: string }[] } | undefined
-  > {
+  ): Promise<GroupUpdate | undefined> {
     const groupId = content.groupId;
-    const conversationId = groupConversationId(groupId);
     const row = await this.store.group(groupId);
-    // NOTE: a change that skips a version (two admins changing the group
-    // at once) is rejected, and there is no way yet to fetch the missing
-    // entries from another member.
     const change = fromBase64Url(content.change);
-    const joining = !row?.members.includes(this.identity.userId);
-    let accepted;
-    try {
-      accepted = joining
-        ? await this.acceptJoiningChange(groupId, row, change, sender)
-        : await this.acceptGroupChanges(groupId, row, [change], sender);
-    } catch (error) {
-      log.error('group change rejected', error);
-      const warning =
-        'A change to this group was rejected because it is not signed ' +
-        'by an admin or does not follow the verified member list. The ' +
-        'member list stays as it was.';
-      if (!joining) {
-        await this.store.addNotice(
+    if (!row?.members.includes(this.identity.userId)) {
+      try {
+        return await this.acceptJoiningChange(groupId, row, change, sender);
+      } catch (error) {
+        this.warnRejectedChange(undefined, error);
+        return undefined;
+      }
+    }
+    return this.advanceGroup(row, [change], sender, false);
+  }
+
+  /**
+   * Applies the entries of a log reply, together with the pending ones,
+   * to a group we are a member of. Entries are verified one by one, as if
+   * each had arrived alone, so a dishonest reply changes nothing.
+   */
+  private async acceptGroupLog(
+    content: GroupLogContent,
+    sender: { readonly userId: string; readonly identityKey: Bytes },
+  ): Promise<GroupUpdate | undefined> {
+    const row = await this.store.group(content.groupId);
+    if (!row?.members.includes(this.identity.userId)) {
+      log.warn('group log for a group without us dropped');
+      return undefined;
+    }
+    const entries = content.entries.map((entry) => fromBase64Url(entry));
+    return this.advanceGroup(row, entries, sender, true);
+  }
+
+  /**
+   * Applies received signed changes and the group's pending ones in version
+   * order on top of `row`. A change for the next version is verified and
+   * applied, one for a later version is kept pending (at most
+   * `MAX_PENDING_GROUP_CHANGES`, lowest versions first), and one equal to
+   * an entry of our log is ignored. Every other change is rejected with a
+   * warning, including a second, different entry for a version we have
+   * (a fork). Returns undefined when nothing changed. When changes remain
+   * pending, the update asks the sender for the entries before them: after
+   * a change that became pending, or after a log reply that made progress.
+   */
+  private async advanceGroup(
+    row: GroupRow,
+    received: readonly Bytes[],
+    sender: { readonly userId: string; readonly identityKey: Bytes },
+    isLogReply: boolean,
+  ): Promise<GroupUpdate | undefined> {
+    const known = row.pending ?? [];
+    const candidates: { bytes: Bytes; version: number }[] = [];
+    for (const bytes of [...known, ...received]) {
+      try {
+        const version = groupChangeVersion(bytes, row.groupId);
+        if (!candidates.some((other) => equalBytes(other.bytes, bytes))) {
+          candidates.push({ bytes, version });
+        }
+      } catch (error) {
+        this.warnRejectedChange(row.groupId, error);
+      }
+    }
+    candidates.sort((a, b) => a.version - b.version);
+
+    let current = row;
+    const notices: { id: string; text: string }[] = [];
+    const pending: Bytes[] = [];
+    for (const candidate of candidates) {
+      if (candidate.version > current.version + 1) {
+        pending.push(candidate.bytes);
+        continue;
+      }
+      if (loggedChange(current, candidate.version, candidate.bytes)) continue;
+      try {
+        const accepted = await this.acceptGroupChanges(
+          row.groupId,
+          current,
+          [candidate.bytes],
+          sender,
+        );
+        current = accepted.row;
+        notices.push(...accepted.notices);
+      } catch (error) {
+        this.warnRejectedChange(row.groupId, error);
+      }
+    }
+
+    const kept = pending.slice(0, MAX_PENDING_GROUP_CHANGES);
+    if (kept.length < pending.length) {
+      log.warn('pending group changes dropped', {
+        dropped: pending.length - kept.length,
+      });
+    }
+    const progressed = current.version > row.version;
+    const pendingChanged =
+      kept.length !== known.length ||
+      kept.some((bytes, i) => !equalBytes(bytes, known[i] ?? new Uint8Array()));
+    if (!progressed && !pendingChanged) return undefined;
+
+    const update: GroupUpdate = {
+      row: { ...current, pending: kept.length > 0 ? kept : undefined },
+      notices,
+    };
+    const [lowest] = kept;
+    // NOTE: only the sender of this content is asked. When it lacks the
+    // entries too (it joined after them), the changes stay pending until a
+    // later change or reply fills the gap.
+    const asks = isLogReply ? progressed : pendingChanged;
+    if (lowest === undefined || !asks) return update;
+    const fromVersion = current.version + 1;
+    const toVersion = Math.min(
+      groupChangeVersion(lowest, row.groupId) - 1,
+      fromVersion + MAX_GROUP_LOG_REQUEST_VERSIONS - 1,
+    );
+    return {
+      ...update,
+      request: {
+        userId: sender.userId,
+        groupId: row.groupId,
+        fromVersion,
+        toVersion,
+      },
+    };
+  }
+
+  /** Shows a warning for a rejected group change, in its thread if known. */
+  private warnRejectedChange(groupId: string | undefined, error: unknown) {
+    log.error('group change rejected', error);
+    const warning =
+      'A change to this group was rejected because it is not signed ' +
+      'by an admin or does not follow the verified member list. The ' +
+      'member list stays as it was.';
+    if (groupId !== undefined) {
+      const conversationId = groupConversationId(groupId);
+      void this.store
+        .addNotice(
           conversationId,
           `rejected-${toBase64Url(this.random.bytes(16))}`,
           warning,
           this.now(),
-        );
-        this.onChange({ type: 'messages', peerId: conversationId });
-      }
-      this.onError(
-        new ClientError('group-change-rejected', warning, { cause: error }),
-      );
-      return undefined;
+        )
+        .then(() => this.onChange({ type: 'messages', peerId: conversationId }))
+        .catch((cause: unknown) => log.error('notice failed', cause));
     }
-    return accepted;
+    this.onError(
+      new ClientError('group-change-rejected', warning, { cause: error }),
+    );
+  }
+
+  /** Asks a member for the group-state entries we are missing. */
+  private async requestGroupLog(request: GroupLogRequest): Promise<void> {
+    log.info('group log requested', {
+      versions: request.toVersion - request.fromVersion + 1,
+    });
+    await this.sendPairwise(request.userId, {
+      v: 1,
+      type: 'group-log-request',
+      groupId: request.groupId,
+      fromVersion: request.fromVersion,
+      toVersion: request.toVersion,
+    });
+  }
+
+  /**
+   * Sends a member the entries of our log in the requested range, as many
+   * as fit in one envelope. Only a member of our verified state gets them,
+   * because the entries name every member.
+   */
+  private async answerGroupLogRequest(
+    userId: string,
+    content: GroupLogRequestContent,
+  ): Promise<void> {
+    const row = await this.store.group(content.groupId);
+    const self = this.identity.userId;
+    if (!row?.members.includes(userId) || !row.members.includes(self)) {
+      log.warn('group log request from a non-member dropped');
+      return;
+    }
+    const [first] = row.log;
+    if (first === undefined) return;
+    const firstVersion = groupChangeVersion(first, row.groupId);
+    const entries: string[] = [];
+    let chars = 0;
+    for (
+      let version = content.fromVersion;
+      version <= content.toVersion;
+      version++
+    ) {
+      const bytes = row.log[version - firstVersion];
+      if (bytes === undefined) continue;
+      const entry = toBase64Url(bytes);
+      if (chars + entry.length > MAX_GROUP_LOG_REPLY_CHARS) break;
+      entries.push(entry);
+      chars += entry.length;
+    }
+    log.info('group log request answered', { entries: entries.length });
+    if (entries.length === 0) return;
+    await this.sendPairwise(userId, {
+      v: 1,
+      type: 'group-log',
+      groupId: row.groupId,
+      entries,
+    });
   }
 
   /**

@@ -2,6 +2,7 @@ import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { fromBase64Url, toBase64Url } from '../../../shared/crypto/bytes';
 import {
+  decodeSignedGroupChange,
   encodeSignedGroupChange,
   signGroupChange,
 } from '../../../shared/crypto/group-state';
@@ -238,7 +239,8 @@ describe('group conversations', () => {
       entry: unsigned.entry,
       signature: new Uint8Array(64),
     });
-    for (const change of [zeroed, addBob]) {
+    // Bob joined at "alice added bob", so the creation is a replay to him.
+    for (const change of [zeroed, creation]) {
       await sendPairwise(alice, 'bob', {
         v: 1,
         type: 'group-change',
@@ -470,5 +472,105 @@ describe('held group messages', () => {
     expect(await held(dan, group)).toHaveLength(1);
     expect(await dan.store.listConversations()).toEqual([]);
     expect(carol.errors).toEqual([]);
+  });
+});
+
+describe('skipped group versions', () => {
+  /** Delivers the envelopes queued for `device` that `userId` sent. */
+  async function deliverFrom(
+    relay: MemoryRelay,
+    device: TestDevice,
+    userId: string,
+  ) {
+    const queued = relay.queued(device.address);
+    for (const envelope of queued.filter((e) => e.from.userId === userId)) {
+      await device.engine.receive(envelope);
+    }
+  }
+
+  /**
+   * Alice renames the group (version 5) and bob, an admin too, renames it
+   * again (version 6) after he got hers. Carol has version 4 only.
+   */
+  async function twoRenames() {
+    const trip_ = await trip();
+    const { relay, alice, bob, all, group } = trip_;
+    await alice.engine.setGroupAdmin(group, 'bob', true);
+    await settle(relay, all);
+    await alice.engine.renameGroup(group, 'Beach');
+    await deliverFrom(relay, bob, 'alice');
+    await bob.engine.renameGroup(group, 'Dunes');
+    return trip_;
+  }
+
+  it('fetches a skipped version from its sender', async () => {
+    const { relay, alice, bob, carol, all, group } = await twoRenames();
+    await deliverFrom(relay, carol, 'bob');
+    expect(await carol.engine.groupInfo(group)).toMatchObject({
+      name: 'Trip',
+    });
+    const row = await carol.store.group(groupIdOf(group) ?? '');
+    expect(row?.pending).toHaveLength(1);
+
+    await deliverFrom(relay, bob, 'carol');
+    await deliverFrom(relay, carol, 'bob');
+    expect(await carol.engine.groupInfo(group)).toMatchObject({
+      name: 'Dunes',
+    });
+    expect((await notices(carol, group)).slice(-2)).toEqual([
+      'alice renamed the group to "Beach"',
+      'bob renamed the group to "Dunes"',
+    ]);
+    expect((await carol.store.group(groupIdOf(group) ?? ''))?.pending).toBe(
+      undefined,
+    );
+
+    // Alice's own copy of version 5 arrives last and changes nothing.
+    await settle(relay, all);
+    expect(await carol.engine.groupInfo(group)).toMatchObject({
+      name: 'Dunes',
+    });
+    expect(carol.errors).toEqual([]);
+    expect(alice.errors).toEqual([]);
+  });
+
+  it('rejects a forged entry in a log reply', async () => {
+    const { relay, alice, bob, carol, group } = await twoRenames();
+    const groupId = groupIdOf(group) ?? '';
+    await deliverFrom(relay, carol, 'bob');
+    await deliverFrom(relay, bob, 'carol');
+    // Bob's reply is dropped; a forged version 5 arrives in its place.
+    for (const envelope of relay.queued(carol.address)) {
+      if (envelope.from.userId === 'bob')
+        relay['acknowledge'](carol.address, [envelope.id]);
+    }
+    const bobRow = await bob.store.group(groupId);
+    const real = bobRow?.log.at(-2);
+    if (!real) throw new Error('bob has no version 5');
+    const forged = encodeSignedGroupChange({
+      ...decodeSignedGroupChange(real),
+      signature: new Uint8Array(64),
+    });
+    await sendPairwise(bob, 'carol', {
+      v: 1,
+      type: 'group-log',
+      groupId,
+      entries: [toBase64Url(forged)],
+    });
+    await deliverFrom(relay, carol, 'bob');
+    expect(carol.errors.map((error) => error.code)).toEqual([
+      'group-change-rejected',
+    ]);
+    expect(await carol.engine.groupInfo(group)).toMatchObject({
+      name: 'Trip',
+    });
+    expect((await carol.store.group(groupId))?.pending).toHaveLength(1);
+
+    // The real version 5 from alice still completes the log.
+    await deliverFrom(relay, carol, 'alice');
+    expect(await carol.engine.groupInfo(group)).toMatchObject({
+      name: 'Dunes',
+    });
+    expect(alice.errors).toEqual([]);
   });
 });

@@ -185,6 +185,11 @@ export interface GroupRow {
    */
   readonly log: readonly Bytes[];
   /**
+   * Signed changes that arrived ahead of `version`, lowest version first,
+   * kept until the entries between arrive. Absent when there are none.
+   */
+  readonly pending?: readonly Bytes[];
+  /**
    * Raised each time a member leaves or is removed. Our sender key records
    * the epoch it was made in, and a key from an earlier epoch is replaced
    * before the next message.
