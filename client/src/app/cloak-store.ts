@@ -572,6 +572,9 @@ export class CloakStore {
     void store
       .pruneProcessed(Date.now() - PROCESSED_ID_RETENTION_MS)
       .catch((error: unknown) => log.error('prune failed', error));
+    void engine
+      .expireHeldGroupMessages()
+      .catch((error: unknown) => log.error('held expiry failed', error));
     connection.start();
     this.retryTimer = setInterval(() => {
       if (connection.connected) void this.engine?.flushOutbox();
