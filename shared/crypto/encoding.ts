@@ -6,15 +6,30 @@
 import type { Bytes } from './bytes';
 import { CryptoError, type CryptoErrorCode } from './errors';
 
+/** Largest scratch buffer kept between writers, in bytes. */
+const MAX_SCRATCH_BYTES = 1 << 20;
+
 /**
- * Appends fields to one growing buffer, so that writing a record of many
- * small fields allocates a few buffers rather than one per field. Integers
- * are written byte by byte, without a `DataView`, which is slow to create
- * in V8.
+ * A buffer shared by writers one at a time, so that serializing a record
+ * allocates only its result. Undefined while a writer holds it.
+ */
+let scratch: Uint8Array | undefined = new Uint8Array(4096);
+
+/**
+ * Appends fields to one buffer and returns a copy of exactly the bytes
+ * written. A writer borrows the shared scratch buffer when no other writer
+ * holds it (writers can nest) and returns it, zeroed, from `finish`.
+ * Integers are written byte by byte, without a `DataView`, which is slow to
+ * create in V8.
  */
 export class ByteWriter {
-  #buffer = new Uint8Array(128);
+  #buffer: Uint8Array;
   #length = 0;
+
+  constructor() {
+    this.#buffer = scratch ?? new Uint8Array(256);
+    scratch = undefined;
+  }
 
   /** Makes room for `extra` more bytes; returns the offset to write at. */
   #reserve(extra: number): number {
@@ -23,6 +38,7 @@ export class ByteWriter {
     if (needed > this.#buffer.length) {
       const grown = new Uint8Array(Math.max(needed, this.#buffer.length * 2));
       grown.set(this.#buffer.subarray(0, offset));
+      this.#buffer.fill(0, 0, offset);
       this.#buffer = grown;
     }
     this.#length = needed;
@@ -69,9 +85,24 @@ export class ByteWriter {
     return this;
   }
 
-  /** Returns a copy of the bytes written so far. */
+  /**
+   * Returns a copy of the bytes written so far. The writer then holds that
+   * exact copy, so a later write moves to a new buffer and never changes a
+   * returned result.
+   */
   finish(): Bytes {
-    return this.#buffer.slice(0, this.#length);
+    const out = this.#buffer.slice(0, this.#length);
+    // Records contain secrets, so the buffer is zeroed before it is reused
+    // or dropped.
+    this.#buffer.fill(0, 0, this.#length);
+    if (
+      this.#buffer.length <= MAX_SCRATCH_BYTES &&
+      (scratch === undefined || scratch.length < this.#buffer.length)
+    ) {
+      scratch = this.#buffer;
+    }
+    this.#buffer = out;
+    return out;
   }
 }
 
