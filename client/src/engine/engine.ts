@@ -1416,7 +1416,7 @@ export class Engine {
       try {
         return await this.acceptJoiningChange(groupId, row, change, sender);
       } catch (error) {
-        this.warnRejectedChange(undefined, error);
+        await this.warnRejectedChange(undefined, error);
         return undefined;
       }
     }
@@ -1467,7 +1467,7 @@ export class Engine {
           candidates.push({ bytes, version });
         }
       } catch (error) {
-        this.warnRejectedChange(row.groupId, error);
+        await this.warnRejectedChange(row.groupId, error);
       }
     }
     candidates.sort((a, b) => a.version - b.version);
@@ -1491,7 +1491,7 @@ export class Engine {
         current = accepted.row;
         notices.push(...accepted.notices);
       } catch (error) {
-        this.warnRejectedChange(row.groupId, error);
+        await this.warnRejectedChange(row.groupId, error);
       }
     }
 
@@ -1534,27 +1534,31 @@ export class Engine {
   }
 
   /** Shows a warning for a rejected group change, in its thread if known. */
-  private warnRejectedChange(groupId: string | undefined, error: unknown) {
+  private async warnRejectedChange(
+    groupId: string | undefined,
+    error: unknown,
+  ): Promise<void> {
     log.error('group change rejected', error);
     const warning =
       'A change to this group was rejected because it is not signed ' +
       'by an admin or does not follow the verified member list. The ' +
       'member list stays as it was.';
-    if (groupId !== undefined) {
-      const conversationId = groupConversationId(groupId);
-      void this.store
-        .addNotice(
-          conversationId,
-          `rejected-${toBase64Url(this.random.bytes(16))}`,
-          warning,
-          this.now(),
-        )
-        .then(() => this.onChange({ type: 'messages', peerId: conversationId }))
-        .catch((cause: unknown) => log.error('notice failed', cause));
-    }
     this.onError(
       new ClientError('group-change-rejected', warning, { cause: error }),
     );
+    if (groupId === undefined) return;
+    const conversationId = groupConversationId(groupId);
+    try {
+      await this.store.addNotice(
+        conversationId,
+        `rejected-${toBase64Url(this.random.bytes(16))}`,
+        warning,
+        this.now(),
+      );
+      this.onChange({ type: 'messages', peerId: conversationId });
+    } catch (cause) {
+      log.error('rejection notice failed', cause);
+    }
   }
 
   /** Asks a member for the group-state entries we are missing. */
