@@ -11,6 +11,13 @@ import {
   parseGroupMessageHeader,
 } from '../../../shared/crypto/sender-key';
 import type { LocalIdentity } from '../../../shared/crypto/keys';
+import {
+  MAX_GROUP_ADMINS,
+  MAX_GROUP_CHANGE_USERS,
+  MAX_GROUP_MEMBERS,
+  MAX_GROUP_NAME_BYTES,
+} from '../../../shared/crypto/limits';
+import { MAX_ENVELOPE_BODY_BYTES } from '../../../shared/wire/limits';
 import type { Content } from '../../../shared/wire/content';
 import { groupIdOf } from '../storage/local-store';
 import {
@@ -572,5 +579,56 @@ describe('skipped group versions', () => {
       name: 'Dunes',
     });
     expect(alice.errors).toEqual([]);
+  });
+});
+
+describe('group change size', () => {
+  /** Returns `count` distinct user ids of the maximum length, 32. */
+  function longIds(prefix: string, count: number): string[] {
+    return Array.from(
+      { length: count },
+      (_, i) => `${prefix}${String(i).padStart(31 - prefix.length, '0')}x`,
+    );
+  }
+
+  it('fits the largest change in a set-up envelope', async () => {
+    const relay = new MemoryRelay();
+    const alice = await createDevice(relay, 'alice');
+    await createDevice(relay, 'bob');
+    const author = 'a'.repeat(32);
+    const added = longIds('n', MAX_GROUP_CHANGE_USERS);
+    const admins = [author, ...longIds('b', MAX_GROUP_ADMINS - 1)];
+    const others = longIds(
+      'm',
+      MAX_GROUP_MEMBERS - added.length - admins.length,
+    );
+    const signed = await signGroupChange(
+      {
+        groupId: new Uint8Array(16),
+        version: 7,
+        hash: new Uint8Array(32),
+        name: 'n'.repeat(MAX_GROUP_NAME_BYTES),
+        members: [...admins, ...others].sort(),
+        admins: admins.sort(),
+      },
+      { type: 'add', userIds: added },
+      { userId: author, identityKey: identityOf(alice).identityKey.privateKey },
+      NOW,
+    );
+    // Bob has no session yet, so the envelope also carries the set-up.
+    const [item] = await alice.engine['encryptForContact'](
+      'bob',
+      {
+        v: 1,
+        type: 'group-change',
+        groupId: toBase64Url(new Uint8Array(16)),
+        change: toBase64Url(encodeSignedGroupChange(signed)),
+      },
+      undefined,
+    );
+    if (!item) throw new Error('no envelope for bob');
+    expect(item.envelope.kind).toBe('prekey');
+    const bodyBytes = fromBase64Url(item.envelope.body).length;
+    expect(bodyBytes).toBeLessThan(MAX_ENVELOPE_BODY_BYTES - 4 * 1024);
   });
 });
