@@ -30,7 +30,7 @@ export class DeliveryTracker {
    * deliveries are missing after `timeoutMs`.
    */
   expect(id: string, count: number, timeoutMs: number): Promise<number> {
-    return new Promise((resolve, reject) => {
+    const arrival = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
         const missing = this.expected.get(id)?.remaining ?? 0;
         this.expected.delete(id);
@@ -48,5 +48,9 @@ export class DeliveryTracker {
         },
       });
     });
+    // A caller that fails before awaiting must not leave an unhandled
+    // rejection behind; awaiting `arrival` still throws.
+    arrival.catch(() => undefined);
+    return arrival;
   }
 }
