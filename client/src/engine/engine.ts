@@ -1308,6 +1308,7 @@ export class Engine {
         admins: state.admins,
         log,
         keyEpoch,
+        ...(row?.pending ? { pending: row.pending } : {}),
       },
       notices,
     };
