@@ -726,9 +726,11 @@ function readFlag(reader: ByteReader, field: string): boolean {
   return flag === 1;
 }
 
-export async function readRatchetState(
-  reader: ByteReader,
-): Promise<RatchetState> {
+/**
+ * Reads a state written by `writeRatchetState`. Synchronous, because the
+ * ratchet private key is imported only when a DH ratchet step needs it.
+ */
+export function readRatchetState(reader: ByteReader): RatchetState {
   const operation = 'readRatchetState';
   const directionValue = reader.u8('direction');
   if (directionValue !== 1 && directionValue !== 2) {

@@ -644,10 +644,7 @@ function readOptionalBytes(
   return flag === 1 ? value : undefined;
 }
 
-async function readSession(
-  reader: ByteReader,
-  version: number,
-): Promise<SessionState> {
+function readSession(reader: ByteReader, version: number): SessionState {
   const baseKey = reader.fixed('base key', 32);
   const theirAddress = readAddress(reader, 'deserializeSessionRecord');
   const theirIdentityKey = reader.fixed('identity key', 32);
@@ -679,7 +676,7 @@ async function readSession(
   }
   const chainCount = version >= 3 ? reader.u32('receiving chain count') : 0;
 
-  const ratchet = await readRatchetState(reader);
+  const ratchet = readRatchetState(reader);
   const kept = ratchet.receivingChains.length;
   if (version >= 3 && chainCount < kept) {
     throw new CryptoError(
@@ -736,7 +733,7 @@ export async function deserializeSessionRecord(
   }
   const sessions: SessionState[] = [];
   for (let i = 0; i < count; i++) {
-    sessions.push(await readSession(reader, version));
+    sessions.push(readSession(reader, version));
   }
   reader.end();
   const [current, ...previous] = sessions;
