@@ -1,8 +1,8 @@
 /**
  * Cloak's contenders of the ratchet bench, in code that runs unchanged in
- * Node and in Chromium: a session between two parties, one-way and
+ * Node and in Chromium: a session between two parties, and one-way and
  * alternating message runs that store each side's session record as the
- * product does, and the floor (the same WebCrypto calls with no state).
+ * product does.
  */
 import { type Bytes, utf8 } from '../../shared/crypto/bytes';
 import { systemRandom } from '../../shared/crypto/random';
@@ -59,8 +59,8 @@ export async function createCloakPair(): Promise<CloakPair> {
   };
   const bob: Side = { party: bobParty, record: new Uint8Array(0) };
   const pair = { alice, bob };
-  await sendStored(pair, alice, bob, utf8('hello'));
-  await sendStored(pair, bob, alice, utf8('hello'));
+  await sendStored(alice, bob, utf8('hello'));
+  await sendStored(bob, alice, utf8('hello'));
   return pair;
 }
 
@@ -76,7 +76,6 @@ async function loadRecord(side: Side): Promise<SessionRecord | undefined> {
  * record back as bytes.
  */
 export async function sendStored(
-  _pair: CloakPair,
   sender: Side,
   recipient: Side,
   plaintext: Bytes,
@@ -137,7 +136,7 @@ export async function runCloak(
   const message = benchMessage();
   const step = (index: number) => {
     const [sender, recipient] = sidesOf(pattern, index, pair.alice, pair.bob);
-    return sendStored(pair, sender, recipient, message);
+    return sendStored(sender, recipient, message);
   };
   for (let i = 0; i < warmup; i++) await step(i);
   const start = performance.now();
@@ -156,7 +155,7 @@ export async function recordSizeAfter(
   const message = benchMessage();
   for (let i = 0; i < count; i++) {
     const [sender, recipient] = sidesOf('alternating', i, pair.alice, pair.bob);
-    await sendStored(pair, sender, recipient, message);
+    await sendStored(sender, recipient, message);
   }
   return {
     initiator: pair.alice.record.length,

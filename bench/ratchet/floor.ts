@@ -113,8 +113,9 @@ async function newKeyPair(): Promise<{
 }
 
 /**
- * The DH ratchet step of `recipient` on `sender`'s new public key: the
- * receiving root step, a new key pair and the sending root step.
+ * Runs the DH ratchet step of `recipient` on the sender's new public key:
+ * the receiving root step, a new key pair and the sending root step.
+ * Returns the new root key.
  */
 async function dhStep(
   recipient: FloorSide,

@@ -46,10 +46,10 @@ const SIZES: Record<BenchMode, Sizes> = {
     recordMessages: 20,
   },
   quick: {
-    messages: 600,
-    slowMessages: 120,
-    storedMessages: 200,
-    warmup: 40,
+    messages: 300,
+    slowMessages: 60,
+    storedMessages: 60,
+    warmup: 20,
     recordMessages: 1_000,
   },
   full: {

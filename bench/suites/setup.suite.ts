@@ -1,8 +1,8 @@
 /**
  * Session set-up throughput: initiate + respond, the first message and its
  * decryption, with prekeys generated beforehand as a device's pool is.
- * Cloak runs PQXDH with ML-KEM-768 in Node and in Chromium; the native
- * libsignal also runs a post-quantum set-up (PQXDH with Kyber-1024),
+ * Cloak runs PQXDH with ML-KEM-768 in Node and in Chromium. The native
+ * libsignal also runs a post-quantum set-up (PQXDH with Kyber-1024), while
  * Proteus and libsignal-protocol-typescript run classical X3DH. Also the
  * time Chromium takes to create a new account's keys, prekey pools
  * included, and store them, as the app does at sign-up.
@@ -34,7 +34,7 @@ interface Sizes {
 
 const SIZES: Record<BenchMode, Sizes> = {
   smoke: { setups: 4, slowSetups: 2, warmup: 1 },
-  quick: { setups: 60, slowSetups: 8, warmup: 4 },
+  quick: { setups: 40, slowSetups: 5, warmup: 3 },
   full: { setups: 200, slowSetups: 20, warmup: 10 },
 };
 

@@ -11,14 +11,14 @@ const MAX_SCRATCH_BYTES = 1 << 20;
 
 /**
  * A buffer shared by writers one at a time, so that serializing a record
- * allocates only its result. Undefined while a writer holds it.
+ * allocates only its result. Undefined while a writer has borrowed it.
  */
 let scratch: Uint8Array | undefined = new Uint8Array(4096);
 
 /**
  * Appends fields to one buffer and returns a copy of exactly the bytes
  * written. A writer borrows the shared scratch buffer when no other writer
- * holds it (writers can nest) and returns it, zeroed, from `finish`.
+ * has borrowed it (writers can nest) and returns it, zeroed, from `finish`.
  * Integers are written byte by byte, without a `DataView`, which is slow to
  * create in V8.
  */
@@ -86,7 +86,7 @@ export class ByteWriter {
   }
 
   /**
-   * Returns a copy of the bytes written so far. The writer then holds that
+   * Returns a copy of the bytes written so far. The writer then keeps that
    * exact copy, so a later write moves to a new buffer and never changes a
    * returned result.
    */
