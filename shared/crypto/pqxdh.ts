@@ -83,6 +83,17 @@ export interface PqxdhInitiatorResult extends PqxdhResult {
   readonly theirSignedPrekey: Bytes;
 }
 
+/**
+ * A `PqxdhResult` whose set-up id is derived only on request, because a
+ * session needs it only for set-ups without a one-time prekey.
+ */
+export interface PqxdhAgreement extends Omit<PqxdhResult, 'setupId'> {
+  deriveSetupId(): Promise<Bytes>;
+}
+
+export type PqxdhInitiatorAgreement = PqxdhAgreement &
+  Omit<PqxdhInitiatorResult, keyof PqxdhResult>;
+
 /** The responder's private keys named by a set-up. */
 export interface ResponderPrekeys {
   readonly signedPrekey: CryptoKey;
@@ -181,8 +192,8 @@ export function sessionAssociatedData(
 }
 
 /**
- * Derives SK and the set-up id from the DH outputs and the KEM shared
- * secret, and builds the associated data from both certificates.
+ * Derives SK from the DH outputs and the KEM shared secret, and builds the
+ * associated data from both certificates. The set-up id comes from SK.
  */
 async function completeAgreement(
   dhOutputs: readonly Uint8Array[],
@@ -190,24 +201,33 @@ async function completeAgreement(
   initiator: DeviceCertificate,
   responder: DeviceCertificate,
   pqPrekey: Uint8Array,
-): Promise<PqxdhResult> {
+): Promise<PqxdhAgreement> {
   const sk = await hkdfSha256(
     concat(new Uint8Array(32).fill(0xff), ...dhOutputs, kemSharedSecret),
     new Uint8Array(32),
     utf8(PQXDH_INFO),
     32,
   );
-  const setupId = await hkdfSha256(
-    sk,
-    new Uint8Array(32),
-    utf8(SETUP_ID_INFO),
-    SETUP_ID_LENGTH,
-  );
+  const sharedSecret = new SecretBytes(sk);
   return {
-    sharedSecret: new SecretBytes(sk),
+    sharedSecret,
     associatedData: sessionAssociatedData(initiator, responder, pqPrekey),
-    setupId,
+    deriveSetupId: () =>
+      hkdfSha256(
+        sharedSecret.reveal(),
+        new Uint8Array(32),
+        utf8(SETUP_ID_INFO),
+        SETUP_ID_LENGTH,
+      ),
   };
+}
+
+/** Adds the set-up id to an agreement. */
+async function withSetupId<T extends PqxdhAgreement>(
+  agreement: T,
+): Promise<Omit<T, 'deriveSetupId'> & { setupId: Bytes }> {
+  const { deriveSetupId, ...result } = agreement;
+  return { ...result, setupId: await deriveSetupId() };
 }
 
 /** Verifies a prekey bundle; throws `invalid-bundle`, `invalid-signature` or `untrusted-identity`. */
@@ -272,17 +292,35 @@ export async function pqxdhInitiate(
   pinnedIdentityKey: Uint8Array | undefined,
   random: RandomSource,
 ): Promise<PqxdhInitiatorResult> {
+  return withSetupId(
+    await agreeAsInitiator(local, bundle, pinnedIdentityKey, random),
+  );
+}
+
+/** Runs `pqxdhInitiate` without deriving the set-up id. */
+export async function agreeAsInitiator(
+  local: LocalIdentity,
+  bundle: PrekeyBundle,
+  pinnedIdentityKey: Uint8Array | undefined,
+  random: RandomSource,
+): Promise<PqxdhInitiatorAgreement> {
+  // The base key pair is made while the bundle is checked; it is used only
+  // once the bundle verified.
+  const baseKeyGenerating = generateX25519KeyPair(random, {
+    extractable: false,
+  });
   const theirIdentityKey = await verifyPrekeyBundle(
     local,
     bundle,
     pinnedIdentityKey,
-  );
+  ).catch(async (error: unknown) => {
+    await baseKeyGenerating.catch(() => undefined);
+    throw error;
+  });
   const theirIdentityDhKey = fromBase64Url(bundle.certificate.dhKey);
   const theirSignedPrekey = fromBase64Url(bundle.signedPrekey.publicKey);
   const theirPqPrekey = fromBase64Url(bundle.pqPrekey.publicKey);
-  const baseKeyPair = await generateX25519KeyPair(random, {
-    extractable: false,
-  });
+  const baseKeyPair = await baseKeyGenerating;
 
   const pairs: (readonly [CryptoKey, Uint8Array])[] = [
     [local.dhKey.privateKey, theirSignedPrekey],
@@ -336,6 +374,15 @@ export async function pqxdhRespond(
   setup: SetupMessage,
   prekeys: ResponderPrekeys,
 ): Promise<PqxdhResult> {
+  return withSetupId(await agreeAsResponder(local, setup, prekeys));
+}
+
+/** Runs `pqxdhRespond` without deriving the set-up id. */
+export async function agreeAsResponder(
+  local: LocalIdentity,
+  setup: SetupMessage,
+  prekeys: ResponderPrekeys,
+): Promise<PqxdhAgreement> {
   if (prekeys.pqSecretKey.length !== ML_KEM_768_SECRET_KEY_LENGTH) {
     throw new CryptoError(
       'invalid-key',

@@ -40,11 +40,11 @@ import {
   MAX_UNACKNOWLEDGED_SESSION_AGE_MS,
 } from './limits';
 import {
+  agreeAsInitiator,
+  agreeAsResponder,
   certificateAddress,
   decodeSetup,
   encodeSetup,
-  pqxdhInitiate,
-  pqxdhRespond,
   verifyPeerCertificate,
 } from './pqxdh';
 import { sha256 } from './primitives';
@@ -211,7 +211,7 @@ export async function initiateSession(
       'session record belongs to another peer device than the bundle',
     );
   }
-  const agreement = await pqxdhInitiate(
+  const agreement = await agreeAsInitiator(
     local,
     bundle,
     pinnedIdentityKey,
@@ -543,15 +543,15 @@ export async function decryptMessage(
       `PQ prekey ${setup.pqPrekeyId} is unknown or already used`,
     );
   }
-  const agreement = await pqxdhRespond(input.local, setup, {
+  const agreement = await agreeAsResponder(input.local, setup, {
     signedPrekey,
     oneTimePrekey,
     pqSecretKey,
   });
-  if (
-    oneTimePrekey === undefined &&
-    (await input.prekeys.hasSeenSetup(agreement.setupId))
-  ) {
+  // Only a set-up without a one-time prekey is checked by its id.
+  const setupId =
+    oneTimePrekey === undefined ? await agreement.deriveSetupId() : undefined;
+  if (setupId !== undefined && (await input.prekeys.hasSeenSetup(setupId))) {
     throw new CryptoError(
       'replayed-setup',
       operation,
@@ -578,9 +578,8 @@ export async function decryptMessage(
   };
   if (setup.oneTimePrekeyId !== undefined) {
     consumed.oneTimePrekeyId = setup.oneTimePrekeyId;
-  } else {
-    consumed.setupId = agreement.setupId;
   }
+  if (setupId !== undefined) consumed.setupId = setupId;
   return {
     record: withCurrent(result.session, sessions),
     plaintext: result.plaintext,
