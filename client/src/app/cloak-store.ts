@@ -8,6 +8,7 @@ import type { LocalIdentity } from '../../../shared/crypto/keys';
 import type { AccessLogEntry } from '../../../shared/wire/schemas';
 import { toBase64Url } from '../../../shared/crypto/bytes';
 import { systemRandom } from '../../../shared/crypto/random';
+import { GROUP_ID_LENGTH } from '../../../shared/crypto/sender-key';
 import {
   accountUnknownError,
   createPendingAccount,
@@ -818,7 +819,8 @@ export class CloakStore {
   async createGroup(name: string): Promise<boolean> {
     if (!this.actions) return false;
     try {
-      const conversationId = await this.actions.createGroup(name);
+      const groupId = toBase64Url(systemRandom.bytes(GROUP_ID_LENGTH));
+      const conversationId = await this.actions.createGroup(name, groupId);
       await this.openConversation(conversationId);
       this.clearAlerts('group');
       return true;

@@ -114,6 +114,23 @@ describe('tab actions', () => {
     expect(relay.queued(bob.address)).toHaveLength(1);
   });
 
+  it('creates a repeated group once after handover', async () => {
+    const { alice, name } = await setUp();
+    const first = await startLeader(alice, name, 'leader-a');
+    const follower = startFollower(name);
+    const groupId = toBase64Url(systemRandom.bytes(16));
+    const created = await follower.createGroup('Trip', groupId);
+
+    first.host.close();
+    await startLeader(alice, name, 'leader-b');
+    const repeated = await follower.createGroup('Trip', groupId);
+
+    expect(repeated).toBe(created);
+    const conversations = await alice.store.listConversations();
+    const others = conversations.filter(({ peerId }) => peerId !== 'bob');
+    expect(others.map(({ peerId }) => peerId)).toEqual([created]);
+  });
+
   it('encrypts a message stored by a closed leader', async () => {
     const { alice, bob, name, relay } = await setUp();
     const messageId = toBase64Url(systemRandom.bytes(16));

@@ -37,11 +37,10 @@ export interface EngineActions {
   /** `messageId` is chosen by the caller, so that a repeat is recognised. */
   sendText(peerId: string, text: string, messageId: string): Promise<void>;
   /**
-   * NOTE: not idempotent. When a leader tab closes after creating the
-   * group but before its result reaches the follower, the next leader
-   * creates a second group of that name.
+   * `groupId` is chosen by the caller, so that a repeat after a leader
+   * change finds the group instead of creating a second one.
    */
-  createGroup(name: string): Promise<string>;
+  createGroup(name: string, groupId: string): Promise<string>;
   addGroupMember(conversationId: string, username: string): Promise<void>;
   removeGroupMember(conversationId: string, userId: string): Promise<void>;
   renameGroup(conversationId: string, name: string): Promise<void>;
@@ -65,6 +64,8 @@ export type ActionName = keyof EngineActions;
 /** Usernames, user ids and conversation ids are far below this. */
 const Name = z.string().max(256);
 const MessageId = z.string().regex(/^[A-Za-z0-9_-]{22}$/);
+/** A base64url group id of `GROUP_ID_LENGTH` (16) bytes. */
+const GroupId = z.string().regex(/^[A-Za-z0-9_-]{22}$/);
 const Text = z.string().max(MAX_TEXT_LENGTH);
 const PublicKey = z.custom<Bytes>((value) => value instanceof Uint8Array);
 
@@ -73,7 +74,7 @@ const ARGUMENTS = {
   startChat: z.tuple([Name]),
   markRead: z.tuple([Name]),
   sendText: z.tuple([Name, Text, MessageId]),
-  createGroup: z.tuple([Name]),
+  createGroup: z.tuple([Name, GroupId]),
   addGroupMember: z.tuple([Name, Name]),
   removeGroupMember: z.tuple([Name, Name]),
   renameGroup: z.tuple([Name, Name]),
@@ -140,7 +141,7 @@ export function remoteActions(requester: ActionRequester): EngineActions {
     markRead: (peerId) => call('markRead', peerId),
     sendText: (peerId, text, messageId) =>
       call('sendText', peerId, text, messageId),
-    createGroup: (name) => call('createGroup', name),
+    createGroup: (name, groupId) => call('createGroup', name, groupId),
     addGroupMember: (conversationId, username) =>
       call('addGroupMember', conversationId, username),
     removeGroupMember: (conversationId, userId) =>
@@ -183,7 +184,7 @@ export function localActions(options: LocalActionsOptions): EngineActions {
     },
     sendText: (peerId, text, messageId) =>
       engine.sendText(peerId, text, messageId),
-    createGroup: (name) => engine.createGroup(name),
+    createGroup: (name, groupId) => engine.createGroup(name, groupId),
     addGroupMember: (conversationId, username) =>
       engine.addGroupMember(conversationId, username),
     removeGroupMember: (conversationId, userId) =>

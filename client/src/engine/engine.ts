@@ -292,6 +292,24 @@ function sameAddress(a: Address, b: Address): boolean {
   return a.userId === b.userId && a.deviceId === b.deviceId;
 }
 
+/** Decodes a caller's group id, which must be `GROUP_ID_LENGTH` bytes. */
+function checkedGroupId(groupId: string): Bytes {
+  const bytes = (() => {
+    try {
+      return fromBase64Url(groupId);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (bytes?.length !== GROUP_ID_LENGTH) {
+    throw new ClientError(
+      'internal-error',
+      `Invalid group id "${groupId}": expected ${GROUP_ID_LENGTH} bytes in base64url. Create the group again.`,
+    );
+  }
+  return bytes;
+}
+
 export class Engine {
   private readonly store: LocalStore;
   private readonly identity: LocalIdentity;
@@ -1870,9 +1888,18 @@ export class Engine {
   }
 
   /** Creates a group with us as its only member and admin. */
-  async createGroup(name: string): Promise<string> {
+  async createGroup(name: string, givenId?: string): Promise<string> {
     const trimmed = checkedGroupName(name);
-    const groupIdBytes = this.random.bytes(GROUP_ID_LENGTH);
+    if (givenId !== undefined) {
+      // A repeated request (another tab's, after a leader change) finds the
+      // group that the first one created.
+      const existing = await this.store.group(givenId);
+      if (existing) return groupConversationId(givenId);
+    }
+    const groupIdBytes =
+      givenId === undefined
+        ? this.random.bytes(GROUP_ID_LENGTH)
+        : checkedGroupId(givenId);
     const groupId = toBase64Url(groupIdBytes);
     const signed = await createGroup(
       groupIdBytes,
