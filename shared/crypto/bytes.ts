@@ -9,6 +9,16 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function utf8(text: string): Bytes {
+  // Short ASCII strings, such as user ids, skip the encoder's binding call.
+  if (text.length <= 64) {
+    const out = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      if (code >= 0x80) return new Uint8Array(encoder.encode(text));
+      out[i] = code;
+    }
+    return out;
+  }
   return new Uint8Array(encoder.encode(text));
 }
 

@@ -12,7 +12,10 @@ import { type Bytes, concat, copyBytes, fromHex, utf8 } from './bytes';
 import { CryptoError } from './errors';
 import type { RandomSource } from './random';
 
-const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
+let cachedSubtle: SubtleCrypto | undefined;
+
+/** Returns WebCrypto's `SubtleCrypto`, read once: the getters cost a binding call each. */
+const subtle = (): SubtleCrypto => (cachedSubtle ??= globalThis.crypto.subtle);
 
 /**
  * Returns `bytes` itself when it is backed by an `ArrayBuffer`, else a copy.
