@@ -18,6 +18,11 @@ export interface RelayProcess {
   memory(): Promise<MemoryReport>;
   /** CPU time (user + system) the child has used since it started, in µs. */
   cpuMicros(): Promise<number>;
+  /**
+   * Waits until the child uses less than a tenth of a core over 25 ms, at
+   * most `timeoutMs`, so that work left from earlier load is done.
+   */
+  waitForIdle(timeoutMs?: number): Promise<void>;
   /** Asks the child to close, and kills it if it has not exited in 5 s. */
   close(): Promise<void>;
 }
@@ -25,6 +30,9 @@ export interface RelayProcess {
 const START_TIMEOUT_MS = 30_000;
 const REPLY_TIMEOUT_MS = 30_000;
 const CLOSE_TIMEOUT_MS = 5_000;
+const IDLE_POLL_MS = 25;
+/** CPU use below this share of the wall time counts as idle. */
+const IDLE_CPU_SHARE = 0.1;
 
 const ENTRIES: Record<RelayKind, string> = {
   cloak: path.join(import.meta.dirname, 'real-relay.ts'),
@@ -109,6 +117,11 @@ export async function startRelayProcess(
     throw error;
   }
   const request = (message: ParentMessage) => child.send(message);
+  const cpuMicros = async () => {
+    const reply = nextMessage(child, 'cpu', REPLY_TIMEOUT_MS);
+    request({ type: 'cpu' });
+    return (await reply).micros;
+  };
   return {
     kind,
     url: ready.url,
@@ -117,10 +130,16 @@ export async function startRelayProcess(
       request({ type: 'memory' });
       return (await reply).memory;
     },
-    cpuMicros: async () => {
-      const reply = nextMessage(child, 'cpu', REPLY_TIMEOUT_MS);
-      request({ type: 'cpu' });
-      return (await reply).micros;
+    cpuMicros,
+    waitForIdle: async (timeoutMs = 10_000) => {
+      const end = performance.now() + timeoutMs;
+      let before = await cpuMicros();
+      while (performance.now() < end) {
+        await new Promise((resolve) => setTimeout(resolve, IDLE_POLL_MS));
+        const now = await cpuMicros();
+        if (now - before < IDLE_POLL_MS * 1000 * IDLE_CPU_SHARE) return;
+        before = now;
+      }
     },
     close: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;

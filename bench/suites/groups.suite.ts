@@ -43,7 +43,6 @@ import {
   setUpSession,
 } from '../relay/pairwise';
 import {
-  type RelayProcess,
   makeDataDir,
   removeDataDir,
   startRelayProcess,
@@ -65,10 +64,6 @@ const SETTINGS: Record<BenchMode, Settings> = {
 /** Text of each group message, about the 1 KiB of the relay benchmark. */
 const TEXT = 'x'.repeat(1_000);
 const DELIVERY_TIMEOUT_MS = 60_000;
-/** Relay CPU use below this share of the wall time counts as idle. */
-const IDLE_CPU_SHARE = 0.1;
-const IDLE_POLL_MS = 25;
-const IDLE_TIMEOUT_MS = 10_000;
 
 type Samples = Map<string, number[]>;
 
@@ -76,25 +71,6 @@ function add(samples: Samples, name: string, value: number): void {
   const list = samples.get(name) ?? [];
   list.push(value);
   samples.set(name, list);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * Waits until the relay process uses less than a tenth of a core, so that
- * the work left from the previous message does not slow the next one.
- */
-async function waitForIdle(relay: RelayProcess): Promise<void> {
-  const end = performance.now() + IDLE_TIMEOUT_MS;
-  let before = await relay.cpuMicros();
-  while (performance.now() < end) {
-    await sleep(IDLE_POLL_MS);
-    const now = await relay.cpuMicros();
-    if (now - before < IDLE_POLL_MS * 1000 * IDLE_CPU_SHARE) return;
-    before = now;
-  }
 }
 
 function median(values: readonly number[]): number {
@@ -368,15 +344,15 @@ const suite: Suite = {
         for (const size of order) {
           const recipients = addresses.slice(1, size);
           const runs = [];
-          await waitForIdle(relay);
+          await relay.waitForIdle();
           const cpuBefore = await relay.cpuMicros();
           for (let i = 0; i < messages; i++) {
             // The relay deletes the previous fan-out's deliveries as their
             // acknowledgements arrive; the sender is timed only after that.
-            await waitForIdle(relay);
+            await relay.waitForIdle();
             runs.push(await sender.sendText(recipients));
           }
-          await waitForIdle(relay);
+          await relay.waitForIdle();
           const cpuPerDelivery =
             ((await relay.cpuMicros()) - cpuBefore) /
             (messages * recipients.length);

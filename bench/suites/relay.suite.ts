@@ -247,7 +247,7 @@ const suite: Suite = {
           `Sustained: every envelope sent on schedule, acknowledged and delivered within 2 s after the step, and p99 below ${MAX_SUSTAINED_P99_MS} ms. ` +
             'Latency runs from the scheduled send time to the recipient socket. A relay leaves the sweep at its first unsustained rate.',
           'Each relay runs in its own child process; the load generator (this process) shares the same cores, so both figures are bounded by the machine, not only by the relay.',
-          "CPU per envelope is the relay process's CPU time (user + system) during the 2,000 msgs/s step divided by the envelopes sent: the work per envelope (store, deliver, delete on acknowledgement), which other load on the machine changes less than latency. One core sustains at most about 1,000,000 / that many envelopes per second.",
+          "CPU per envelope is the relay process's CPU time (user + system) from the start of the 2,000 msgs/s step until it went idle afterwards, divided by the envelopes sent: the work per envelope (store, deliver, delete on acknowledgement), which other load on the machine changes less than latency. One core sustains at most about 1,000,000 / that many envelopes per second.",
           ...notes,
         ],
       };
