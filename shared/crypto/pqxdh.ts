@@ -309,6 +309,7 @@ export async function agreeAsInitiator(
   const baseKeyGenerating = generateX25519KeyPair(random, {
     extractable: false,
   });
+  baseKeyGenerating.catch(() => undefined); // awaited below
   const theirIdentityKey = await verifyPrekeyBundle(
     local,
     bundle,
@@ -335,6 +336,7 @@ export async function agreeAsInitiator(
   }
   // The DH computations run while ML-KEM encapsulates.
   const dhRunning = x25519All(pairs);
+  dhRunning.catch(() => undefined); // awaited below; marks a rejection handled
   const encapsulated = await mlKem768Encapsulate(theirPqPrekey, random).catch(
     async (error: unknown) => {
       await dhRunning.catch(() => undefined);
@@ -401,6 +403,7 @@ export async function agreeAsResponder(
   }
   // The DH computations run while ML-KEM decapsulates.
   const dhRunning = x25519All(pairs);
+  dhRunning.catch(() => undefined); // awaited below; marks a rejection handled
   const kemSecret = await mlKem768Decapsulate(
     setup.kemCipherText,
     prekeys.pqSecretKey,

@@ -45,6 +45,8 @@ import {
   certificateAddress,
   decodeSetup,
   encodeSetup,
+  type PqxdhAgreement,
+  type SetupMessage,
   verifyPeerCertificate,
 } from './pqxdh';
 import { sha256 } from './primitives';
@@ -429,6 +431,55 @@ async function decryptInRecord(
 }
 
 /**
+ * Looks up the responder's prekeys that a new set-up names, all at once,
+ * judges them in order, and runs the responder's half of PQXDH.
+ */
+async function agreeWithPrekeys(
+  input: DecryptInput,
+  setup: SetupMessage,
+): Promise<{
+  signedPrekey: CryptoKey;
+  oneTimePrekey: CryptoKey | undefined;
+  agreement: PqxdhAgreement;
+}> {
+  const operation = 'decryptMessage';
+  const [signedPrekey, oneTimePrekey, pqSecretKey] = await Promise.all([
+    input.prekeys.signedPrekey(setup.signedPrekeyId),
+    setup.oneTimePrekeyId === undefined
+      ? undefined
+      : input.prekeys.oneTimePrekey(setup.oneTimePrekeyId),
+    input.prekeys.pqPrekey(setup.pqPrekeyId),
+  ]);
+  if (signedPrekey === undefined) {
+    throw new CryptoError(
+      'invalid-message',
+      operation,
+      `unknown signed prekey ${setup.signedPrekeyId}`,
+    );
+  }
+  if (setup.oneTimePrekeyId !== undefined && oneTimePrekey === undefined) {
+    throw new CryptoError(
+      'replayed-setup',
+      operation,
+      `one-time prekey ${setup.oneTimePrekeyId} is unknown or already used`,
+    );
+  }
+  if (pqSecretKey === undefined) {
+    throw new CryptoError(
+      'replayed-setup',
+      operation,
+      `PQ prekey ${setup.pqPrekeyId} is unknown or already used`,
+    );
+  }
+  const agreement = await agreeAsResponder(input.local, setup, {
+    signedPrekey,
+    oneTimePrekey,
+    pqSecretKey,
+  });
+  return { signedPrekey, oneTimePrekey, agreement };
+}
+
+/**
  * Decrypts an envelope body from `from`. For `prekey` bodies it checks the
  * initiator's certificate (valid under its identity key, naming `from`,
  * matching the pinned identity key) and either decrypts in the session with
@@ -471,14 +522,6 @@ export async function decryptMessage(
       'certificate names another device than the envelope sender',
     );
   }
-  const digesting = sha256(setupBytes);
-  const theirIdentityKey = await verifyPeerCertificate(
-    setup.certificate,
-    input.pinnedIdentityKey,
-    operation,
-  );
-  const setupDigest = await digesting;
-
   const sessions =
     record === undefined ? [] : [record.current, ...record.previous];
   const index = sessions.findIndex(
@@ -487,7 +530,15 @@ export async function decryptMessage(
       constantTimeEqual(session.baseKey, setup.baseKey),
   );
   const known = sessions[index];
+  const digesting = sha256(setupBytes);
+  const verifying = verifyPeerCertificate(
+    setup.certificate,
+    input.pinnedIdentityKey,
+    operation,
+  );
   if (known !== undefined) {
+    const theirIdentityKey = await verifying;
+    const setupDigest = await digesting;
     if (
       known.setupDigest === undefined ||
       !constantTimeEqual(known.setupDigest, setupDigest)
@@ -512,42 +563,14 @@ export async function decryptMessage(
     };
   }
 
-  // The three lookups run at once and are judged in this order.
-  const [signedPrekey, oneTimePrekey, pqSecretKey] = await Promise.all([
-    input.prekeys.signedPrekey(setup.signedPrekeyId),
-    setup.oneTimePrekeyId === undefined
-      ? undefined
-      : input.prekeys.oneTimePrekey(setup.oneTimePrekeyId),
-    input.prekeys.pqPrekey(setup.pqPrekeyId),
-  ]);
-  if (signedPrekey === undefined) {
-    throw new CryptoError(
-      'invalid-message',
-      operation,
-      `unknown signed prekey ${setup.signedPrekeyId}`,
-    );
-  }
-  if (setup.oneTimePrekeyId !== undefined) {
-    if (oneTimePrekey === undefined) {
-      throw new CryptoError(
-        'replayed-setup',
-        operation,
-        `one-time prekey ${setup.oneTimePrekeyId} is unknown or already used`,
-      );
-    }
-  }
-  if (pqSecretKey === undefined) {
-    throw new CryptoError(
-      'replayed-setup',
-      operation,
-      `PQ prekey ${setup.pqPrekeyId} is unknown or already used`,
-    );
-  }
-  const agreement = await agreeAsResponder(input.local, setup, {
-    signedPrekey,
-    oneTimePrekey,
-    pqSecretKey,
-  });
+  // A new set-up: the prekey lookups and PQXDH run while the certificate is
+  // checked, and their results count only once it verified, so a bad
+  // certificate still fails first and nothing is created.
+  const agreeing = agreeWithPrekeys(input, setup);
+  agreeing.catch(() => undefined); // awaited below; marks a rejection handled
+  const theirIdentityKey = await verifying;
+  const setupDigest = await digesting;
+  const { oneTimePrekey, signedPrekey, agreement } = await agreeing;
   // Only a set-up without a one-time prekey is checked by its id.
   const setupId =
     oneTimePrekey === undefined ? await agreement.deriveSetupId() : undefined;
