@@ -14,7 +14,7 @@ import type { RandomSource } from './random';
 
 let cachedSubtle: SubtleCrypto | undefined;
 
-/** Returns WebCrypto's `SubtleCrypto`, read once: the getters cost a binding call each. */
+/** Returns WebCrypto's `SubtleCrypto`, read once because each getter is a binding call. */
 const subtle = (): SubtleCrypto => (cachedSubtle ??= globalThis.crypto.subtle);
 
 /**
