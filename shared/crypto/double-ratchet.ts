@@ -16,13 +16,7 @@
  * length, message number and a 16-byte salt. The AES-GCM associated data is
  * session AD ‖ sender direction byte ‖ length-prefixed header.
  */
-import {
-  type Bytes,
-  concat,
-  constantTimeEqual,
-  lengthPrefixed,
-  toHex,
-} from './bytes';
+import { type Bytes, concat, constantTimeEqual, toHex } from './bytes';
 import { KeyType } from './certificate';
 import { ChainKey } from './chain-key';
 import { ByteReader, ByteWriter } from './encoding';
@@ -186,11 +180,19 @@ function messageAssociatedData(
   sender: Direction,
   header: Uint8Array,
 ): Bytes {
-  return concat(
-    state.associatedData,
-    new Uint8Array([directionByte(sender)]),
-    lengthPrefixed(header),
-  );
+  // The same bytes as concat(AD, direction, lengthPrefixed(header)), in one
+  // allocation.
+  const sessionData = state.associatedData;
+  const out = new Uint8Array(sessionData.length + 1 + 4 + header.length);
+  out.set(sessionData);
+  let offset = sessionData.length;
+  out[offset++] = directionByte(sender);
+  out[offset++] = header.length >>> 24;
+  out[offset++] = (header.length >>> 16) & 0xff;
+  out[offset++] = (header.length >>> 8) & 0xff;
+  out[offset++] = header.length & 0xff;
+  out.set(header, offset);
+  return out;
 }
 
 async function newRatchetKey(
@@ -255,12 +257,19 @@ function encodeHeader(
   counter: number,
   salt: Bytes,
 ): Bytes {
-  return concat(
-    new Uint8Array([MESSAGE_VERSION, KeyType.x25519]),
-    ratchetKey,
-    new ByteWriter().u32(previousChainLength).u32(counter).finish(),
-    salt,
-  );
+  const header = new Uint8Array(HEADER_LENGTH);
+  header[0] = MESSAGE_VERSION;
+  header[1] = KeyType.x25519;
+  header.set(ratchetKey, 2);
+  let offset = 2 + ratchetKey.length;
+  for (const value of [previousChainLength, counter]) {
+    header[offset++] = value >>> 24;
+    header[offset++] = (value >>> 16) & 0xff;
+    header[offset++] = (value >>> 8) & 0xff;
+    header[offset++] = value & 0xff;
+  }
+  header.set(salt, offset);
+  return header;
 }
 
 /** Parses and checks a message header before any key is derived. */
@@ -409,6 +418,7 @@ async function storeSkipped(
   skipped: readonly ChainKey[],
   context: DecryptContext,
 ): Promise<ReceivingChain> {
+  if (skipped.length === 0) return chain;
   const skippedKeys = [...chain.skippedKeys];
   for (const chainKey of skipped) {
     skippedKeys.push({
@@ -504,6 +514,11 @@ function withoutExpiredKeys(
   chains: readonly ReceivingChain[],
   now: number,
 ): ReceivingChain[] {
+  const expired = (key: SkippedMessageKey) =>
+    now - key.storedAt >= SKIPPED_KEY_MAX_AGE_MS;
+  if (!chains.some((chain) => chain.skippedKeys.some(expired))) {
+    return [...chains];
+  }
   return chains.map((chain) => ({
     ...chain,
     skippedKeys: chain.skippedKeys.filter(
@@ -514,6 +529,9 @@ function withoutExpiredKeys(
 
 /** Evicts the oldest skipped keys beyond the per-session limit. */
 function capSkippedKeys(chains: readonly ReceivingChain[]): ReceivingChain[] {
+  let count = 0;
+  for (const chain of chains) count += chain.skippedKeys.length;
+  if (count <= MAX_SKIPPED_KEYS_PER_SESSION) return [...chains];
   const entries: { chain: number; counter: number; storedAt: number }[] = [];
   chains.forEach((chain, index) => {
     for (const key of chain.skippedKeys) {
