@@ -23,6 +23,16 @@ export function utf8(text: string): Bytes {
 }
 
 export function fromUtf8(bytes: Uint8Array): string {
+  // Short ASCII input, such as a user id, skips the decoder's binding call.
+  if (bytes.length <= 64) {
+    let text = '';
+    for (let i = 0; i < bytes.length; i++) {
+      const byte = bytes[i] as number;
+      if (byte >= 0x80) return decoder.decode(bytes);
+      text += String.fromCharCode(byte);
+    }
+    return text;
+  }
   return decoder.decode(bytes);
 }
 
