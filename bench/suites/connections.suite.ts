@@ -25,7 +25,7 @@ import {
 
 const SIZES: Record<BenchMode, readonly number[]> = {
   smoke: [20],
-  quick: [500],
+  quick: [1_000],
   full: [1_000, 5_000],
 };
 
