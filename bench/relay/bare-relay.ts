@@ -1,9 +1,10 @@
 /**
  * Child process running the baseline relay: a bare Socket.IO 4 server that
  * forwards each `envelope:send` to the recipient's socket and acknowledges
- * it. It stores nothing, checks nothing and signs nobody in: a device names
- * itself in the handshake's `auth`. It answers `envelope:ack` without work,
- * so that the load generator does the same work against both relays.
+ * it. It stores and validates nothing and has no sign-in, because a device
+ * names itself in the handshake's `auth`. It replies to `envelope:ack`
+ * without work, so that the load generator does the same work against both
+ * relays.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';

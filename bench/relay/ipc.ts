@@ -24,7 +24,7 @@ export type ParentMessage =
   | { readonly type: 'close' };
 
 /**
- * Answers the bench's requests in a relay child: `memory` with a report
+ * Handles the bench's requests in a relay child: `memory` with a report
  * after `global.gc()` (the child runs with `--expose-gc`), `cpu` with the
  * CPU time used so far, and `close` by calling `close` and exiting.
  */

@@ -88,7 +88,7 @@ export class OpenLoopGenerator {
     this.latencies.push(now - scheduled);
   };
 
-  /** A fresh 128-bit envelope id: a random prefix and a counter. */
+  /** Returns a fresh 128-bit envelope id: a random prefix and a counter. */
   private nextId(): string {
     const bytes = new Uint8Array(16);
     bytes.set(this.idPrefix);

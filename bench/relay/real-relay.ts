@@ -2,8 +2,9 @@
  * Child process running the Cloak relay (`createRelay`) for the relay,
  * connection and group benchmarks: 127.0.0.1, a free port, its SQLite
  * database in DATA_DIR. Every simulated device connects from 127.0.0.1, so
- * the rate and connection limits are raised far above the defaults through
- * the relay's options; nothing else differs from a production relay.
+ * the options raise the rate and connection limits far above the defaults.
+ * The relay also serves no client build and logs at warn level. Everything
+ * else runs as in production.
  */
 import { createRelay } from '../../server/app';
 import { createLogger } from '../../server/logger';
