@@ -99,7 +99,7 @@ export interface ResponderPrekeys {
   readonly signedPrekey: CryptoKey;
   readonly oneTimePrekey: CryptoKey | undefined;
   /** ML-KEM-768 secret key (FIPS 203 encoding, 2,400 bytes). */
-  readonly pqSecretKey: Bytes;
+  readonly pqSecretKey: SecretBytes;
 }
 
 /**
@@ -412,10 +412,12 @@ export async function agreeAsResponder(
     throw error;
   });
   const dhOutputs = await dhRunning;
-  const pqPublicKey = prekeys.pqSecretKey.slice(
+  const rawSecretKey = prekeys.pqSecretKey.reveal();
+  const pqPublicKey = rawSecretKey.slice(
     ML_KEM_768_EK_OFFSET,
     ML_KEM_768_EK_OFFSET + ML_KEM_768_PUBLIC_KEY_LENGTH,
   );
+  rawSecretKey.fill(0);
   return completeAgreement(
     dhOutputs,
     kemSecret,

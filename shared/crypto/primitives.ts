@@ -11,6 +11,7 @@
 import { type Bytes, concat, copyBytes, fromHex, utf8 } from './bytes';
 import { CryptoError } from './errors';
 import type { RandomSource } from './random';
+import { SecretBytes } from './secret-bytes';
 
 let cachedSubtle: SubtleCrypto | undefined;
 
@@ -540,7 +541,8 @@ export const ML_KEM_768_CIPHERTEXT_LENGTH = 1088;
 
 export interface KemKeyPair {
   readonly publicKey: Bytes;
-  readonly secretKey: Bytes;
+  /** The decapsulation key, which prints as a redaction marker. */
+  readonly secretKey: SecretBytes;
 }
 
 type MlKem768 = typeof import('@noble/post-quantum/ml-kem.js').ml_kem768;
@@ -569,7 +571,12 @@ export async function mlKem768Generate(
 ): Promise<KemKeyPair> {
   const mlKem768 = await loadMlKem768();
   const { publicKey, secretKey } = mlKem768.keygen(random.bytes(64));
-  return { publicKey: copyBytes(publicKey), secretKey: copyBytes(secretKey) };
+  const keyPair = {
+    publicKey: copyBytes(publicKey),
+    secretKey: new SecretBytes(secretKey),
+  };
+  secretKey.fill(0);
+  return keyPair;
 }
 
 export async function mlKem768Encapsulate(
@@ -605,7 +612,7 @@ export async function mlKem768Encapsulate(
 
 export async function mlKem768Decapsulate(
   cipherText: Uint8Array,
-  secretKey: Uint8Array,
+  secretKey: SecretBytes,
 ): Promise<Bytes> {
   if (cipherText.length !== ML_KEM_768_CIPHERTEXT_LENGTH) {
     throw new CryptoError(
@@ -615,11 +622,12 @@ export async function mlKem768Decapsulate(
     );
   }
   const mlKem768 = await loadMlKem768();
+  const rawSecretKey = secretKey.reveal();
   try {
     // A modified ciphertext does not throw: ML-KEM then returns the implicit
     // rejection secret, which matches no encapsulation. Only a malformed
     // secret key (wrong length or failed hash check) throws here.
-    return copyBytes(mlKem768.decapsulate(cipherText, secretKey));
+    return copyBytes(mlKem768.decapsulate(cipherText, rawSecretKey));
   } catch (cause) {
     throw new CryptoError(
       'invalid-key',
@@ -627,5 +635,7 @@ export async function mlKem768Decapsulate(
       'secret key rejected (wrong length or hash check failed)',
       { cause },
     );
+  } finally {
+    rawSecretKey.fill(0);
   }
 }

@@ -50,6 +50,7 @@ import {
   verifyPeerCertificate,
 } from './pqxdh';
 import { sha256 } from './primitives';
+import type { SecretBytes } from './secret-bytes';
 import type { RandomSource } from './random';
 
 /** The responder's private prekeys, read from client storage. */
@@ -59,7 +60,7 @@ export interface PrekeyLookup {
   /** X25519 private one-time prekey; undefined once deleted. */
   oneTimePrekey(keyId: number): Promise<CryptoKey | undefined>;
   /** ML-KEM-768 secret key of a one-time or last-resort PQ prekey. */
-  pqPrekey(keyId: number): Promise<Bytes | undefined>;
+  pqPrekey(keyId: number): Promise<SecretBytes | undefined>;
   /** True if a set-up with this id was already accepted. */
   hasSeenSetup(setupId: Bytes): Promise<boolean>;
 }

@@ -207,9 +207,11 @@ describe('LocalStore', () => {
     const lastResort = keys.lastResortPqPrekey;
     if (!pq) throw new Error('no one-time PQ prekey');
 
-    expect(await lookup.pqPrekey(pq.keyId)).toEqual(pq.keyPair.secretKey);
-    expect(await lookup.pqPrekey(lastResort.keyId)).toEqual(
-      lastResort.keyPair.secretKey,
+    expect((await lookup.pqPrekey(pq.keyId))?.reveal()).toEqual(
+      pq.keyPair.secretKey.reveal(),
+    );
+    expect((await lookup.pqPrekey(lastResort.keyId))?.reveal()).toEqual(
+      lastResort.keyPair.secretKey.reveal(),
     );
     expect(await lookup.signedPrekey(1)).toBeInstanceOf(CryptoKey);
     expect(await lookup.oneTimePrekey(100)).toBeInstanceOf(CryptoKey);

@@ -22,6 +22,7 @@ import type {
 } from '../../../shared/crypto/keys';
 import type { RandomSource } from '../../../shared/crypto/random';
 import { openRecord, sealRecord } from '../../../shared/crypto/sealed-storage';
+import { SecretBytes } from '../../../shared/crypto/secret-bytes';
 import {
   openOwnSenderKey,
   openSenderKeyRecord,
@@ -348,7 +349,7 @@ export class LocalStore {
   /** Seals a PQ prekey. Pass `lastResortCreatedAt` only for a last-resort key. */
   private async pqPrekeyRow(
     keyId: number,
-    secretKey: Bytes,
+    secretKey: SecretBytes,
     publicKey: Bytes,
     signature: Bytes,
     lastResortCreatedAt: number | undefined,
@@ -357,7 +358,11 @@ export class LocalStore {
       id: prekeyRowId('pq', keyId),
       type: 'pq',
       keyId,
-      sealedSecretKey: await this.seal(RecordKind.pqPrekey, keyId, secretKey),
+      sealedSecretKey: await this.sealSecret(
+        RecordKind.pqPrekey,
+        keyId,
+        secretKey,
+      ),
       publicKey,
       signature,
       lastResort: lastResortCreatedAt !== undefined,
@@ -376,6 +381,20 @@ export class LocalStore {
       plaintext,
       this.random,
     );
+  }
+
+  /** Seals a secret, zeroing the revealed copy once it is encrypted. */
+  private async sealSecret(
+    kind: string,
+    id: string | number,
+    secret: SecretBytes,
+  ) {
+    const plaintext = secret.reveal();
+    try {
+      return await this.seal(kind, id, plaintext);
+    } finally {
+      plaintext.fill(0);
+    }
   }
 
   private open(kind: string, id: string | number, sealed: Bytes) {
@@ -485,7 +504,14 @@ export class LocalStore {
       pqPrekey: async (keyId) => {
         const row = await this.db.get('prekeys', prekeyRowId('pq', keyId));
         if (row?.type !== 'pq') return undefined;
-        return this.open(RecordKind.pqPrekey, keyId, row.sealedSecretKey);
+        const opened = await this.open(
+          RecordKind.pqPrekey,
+          keyId,
+          row.sealedSecretKey,
+        );
+        const secretKey = new SecretBytes(opened);
+        opened.fill(0);
+        return secretKey;
       },
       hasSeenSetup: async (setupId) =>
         (await this.db.get('setupIds', toHex(setupId))) !== undefined,
@@ -517,7 +543,7 @@ export class LocalStore {
     }[],
     pq: readonly {
       keyId: number;
-      secretKey: Bytes;
+      secretKey: SecretBytes;
       publicKey: Bytes;
       signature: Bytes;
     }[],
