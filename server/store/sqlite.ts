@@ -65,6 +65,8 @@ const NEXT_SEQ_SQL = `UPDATE devices SET last_seq = last_seq + 1
 
 export class SqliteStore implements Store {
   readonly db: Database.Database;
+  /** Prepared statements by SQL text; see `prepare`. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -78,21 +80,36 @@ export class SqliteStore implements Store {
     migrate(this.db);
   }
 
+  /**
+   * Returns the statement for `sql`, prepared on first use. Compiling the
+   * SQL costs more than running most of these queries, and the relay runs
+   * them per envelope. The statement comes back in its default row mode;
+   * a caller that wants single values calls `pluck()` each time.
+   */
+  private prepare(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    } else if (statement.reader) {
+      statement.pluck(false);
+    }
+    return statement;
+  }
+
   async registerDevice(request: RegisterRequest): Promise<RegisterOutcome> {
     const { certificate } = request;
     const register = this.db.transaction((): RegisterOutcome => {
-      const account = this.db
-        .prepare('SELECT identity_key FROM accounts WHERE user_id = ?')
-        .get(certificate.userId) as { identity_key: string } | undefined;
+      const account = this.prepare(
+        'SELECT identity_key FROM accounts WHERE user_id = ?',
+      ).get(certificate.userId) as { identity_key: string } | undefined;
       if (account && account.identity_key !== certificate.identityKey) {
         return { kind: 'username-taken' };
       }
       if (!account) {
-        this.db
-          .prepare(
-            'INSERT INTO accounts (user_id, identity_key, created_at) VALUES (?, ?, ?)',
-          )
-          .run(certificate.userId, certificate.identityKey, Date.now());
+        this.prepare(
+          'INSERT INTO accounts (user_id, identity_key, created_at) VALUES (?, ?, ?)',
+        ).run(certificate.userId, certificate.identityKey, Date.now());
       }
       const stored = this.readCertificate(certificate);
       if (stored && sameCertificate(stored, certificate)) {
@@ -103,27 +120,23 @@ export class SqliteStore implements Store {
       }
       if (stored) {
         this.deletePrekeys(certificate);
-        this.db
-          .prepare(
-            'UPDATE devices SET certificate = ? WHERE user_id = ? AND device_id = ?',
-          )
-          .run(
-            JSON.stringify(certificate),
-            certificate.userId,
-            certificate.deviceId,
-          );
+        this.prepare(
+          'UPDATE devices SET certificate = ? WHERE user_id = ? AND device_id = ?',
+        ).run(
+          JSON.stringify(certificate),
+          certificate.userId,
+          certificate.deviceId,
+        );
       } else {
-        this.db
-          .prepare(
-            `INSERT INTO devices (user_id, device_id, certificate, created_at)
+        this.prepare(
+          `INSERT INTO devices (user_id, device_id, certificate, created_at)
              VALUES (?, ?, ?, ?)`,
-          )
-          .run(
-            certificate.userId,
-            certificate.deviceId,
-            JSON.stringify(certificate),
-            Date.now(),
-          );
+        ).run(
+          certificate.userId,
+          certificate.deviceId,
+          JSON.stringify(certificate),
+          Date.now(),
+        );
       }
       this.writePrekeys(certificate, request);
       return {
@@ -175,30 +188,27 @@ export class SqliteStore implements Store {
       if (firstServerTs !== undefined) {
         return { duplicate: true, serverTs: firstServerTs };
       }
-      const seq = this.db
-        .prepare(NEXT_SEQ_SQL)
+      const seq = this.prepare(NEXT_SEQ_SQL)
         .pluck()
         .get(envelope.to.userId, envelope.to.deviceId) as number | undefined;
       if (seq === undefined) {
         throw new Error('recipient device is not registered');
       }
-      this.db
-        .prepare(
-          `INSERT INTO envelopes (recipient_user, recipient_device, seq, id, kind,
+      this.prepare(
+        `INSERT INTO envelopes (recipient_user, recipient_device, seq, id, kind,
              sender_user, sender_device, server_ts, body)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          envelope.to.userId,
-          envelope.to.deviceId,
-          seq,
-          envelope.id,
-          envelope.kind,
-          envelope.from.userId,
-          envelope.from.deviceId,
-          envelope.serverTs,
-          envelope.body,
-        );
+      ).run(
+        envelope.to.userId,
+        envelope.to.deviceId,
+        seq,
+        envelope.id,
+        envelope.kind,
+        envelope.from.userId,
+        envelope.from.deviceId,
+        envelope.serverTs,
+        envelope.body,
+      );
       return { duplicate: false, serverTs: envelope.serverTs, seq };
     });
     return store.immediate();
@@ -207,11 +217,11 @@ export class SqliteStore implements Store {
   async storeGroupEnvelope(
     envelope: NewGroupEnvelope,
   ): Promise<StoreGroupEnvelopeResult> {
-    const exists = this.db
-      .prepare('SELECT 1 FROM devices WHERE user_id = ? AND device_id = ?')
-      .pluck();
-    const nextSeq = this.db.prepare(NEXT_SEQ_SQL).pluck();
-    const insert = this.db.prepare(
+    const exists = this.prepare(
+      'SELECT 1 FROM devices WHERE user_id = ? AND device_id = ?',
+    ).pluck();
+    const nextSeq = this.prepare(NEXT_SEQ_SQL).pluck();
+    const insert = this.prepare(
       `INSERT INTO envelopes (recipient_user, recipient_device, seq, id, kind,
          sender_user, sender_device, server_ts, body, body_id)
        VALUES (?, ?, ?, ?, 'group', ?, ?, ?, '', ?)`,
@@ -227,10 +237,9 @@ export class SqliteStore implements Store {
       if (firstServerTs !== undefined) {
         return { outcome: 'duplicate', serverTs: firstServerTs };
       }
-      const bodyId = this.db
-        .prepare(
-          'INSERT INTO envelope_bodies (body, refs) VALUES (?, ?) RETURNING body_id',
-        )
+      const bodyId = this.prepare(
+        'INSERT INTO envelope_bodies (body, refs) VALUES (?, ?) RETURNING body_id',
+      )
         .pluck()
         .get(envelope.body, envelope.to.length) as number;
       for (const device of envelope.to) {
@@ -256,17 +265,15 @@ export class SqliteStore implements Store {
     afterSeq: number,
     limit: number,
   ): Promise<Envelope[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT e.seq, e.id, e.kind, e.sender_user, e.sender_device,
+    const rows = this.prepare(
+      `SELECT e.seq, e.id, e.kind, e.sender_user, e.sender_device,
            e.recipient_user, e.recipient_device, e.server_ts,
            CASE WHEN e.body_id IS NULL THEN e.body ELSE b.body END AS body
          FROM envelopes AS e
          LEFT JOIN envelope_bodies AS b ON b.body_id = e.body_id
          WHERE e.recipient_user = ? AND e.recipient_device = ? AND e.seq > ?
          ORDER BY e.seq LIMIT ?`,
-      )
-      .all(address.userId, address.deviceId, afterSeq, limit) as EnvelopeRow[];
+    ).all(address.userId, address.deviceId, afterSeq, limit) as EnvelopeRow[];
     return rows.map(toEnvelope);
   }
 
@@ -274,17 +281,15 @@ export class SqliteStore implements Store {
     address: Address,
     ids: readonly string[],
   ): Promise<number> {
-    const statement = this.db
-      .prepare(
-        `DELETE FROM envelopes
+    const statement = this.prepare(
+      `DELETE FROM envelopes
          WHERE recipient_user = ? AND recipient_device = ? AND id = ?
          RETURNING body_id`,
-      )
-      .pluck();
-    const release = this.db.prepare(
+    ).pluck();
+    const release = this.prepare(
       'UPDATE envelope_bodies SET refs = refs - 1 WHERE body_id = ?',
     );
-    const removeBody = this.db.prepare(
+    const removeBody = this.prepare(
       'DELETE FROM envelope_bodies WHERE body_id = ? AND refs = 0',
     );
     const remove = this.db.transaction(() => {
@@ -306,9 +311,8 @@ export class SqliteStore implements Store {
   }
 
   async pruneSentIds(before: number): Promise<number> {
-    return this.db
-      .prepare('DELETE FROM sent_ids WHERE server_ts < ?')
-      .run(before).changes;
+    return this.prepare('DELETE FROM sent_ids WHERE server_ts < ?').run(before)
+      .changes;
   }
 
   async listDevices(userId: string): Promise<DeviceCertificate[]> {
@@ -320,12 +324,10 @@ export class SqliteStore implements Store {
     requesterId: string,
     at: number,
   ): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO bundle_access_log (target_user, requester_user, fetched_at)
+    this.prepare(
+      `INSERT INTO bundle_access_log (target_user, requester_user, fetched_at)
          VALUES (?, ?, ?)`,
-      )
-      .run(targetId, requesterId, at);
+    ).run(targetId, requesterId, at);
   }
 
   async bundleAccessLog(
@@ -333,13 +335,11 @@ export class SqliteStore implements Store {
     since: number,
     limit: number,
   ): Promise<AccessLogEntry[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT requester_user, fetched_at FROM bundle_access_log
+    const rows = this.prepare(
+      `SELECT requester_user, fetched_at FROM bundle_access_log
          WHERE target_user = ? AND fetched_at >= ?
          ORDER BY fetched_at DESC, rowid DESC LIMIT ?`,
-      )
-      .all(targetId, since, limit) as {
+    ).all(targetId, since, limit) as {
       requester_user: string;
       fetched_at: number;
     }[];
@@ -355,15 +355,14 @@ export class SqliteStore implements Store {
     fetchedSince: number,
   ): Promise<string[]> {
     const record = this.db.transaction(() => {
-      this.db
-        .prepare('INSERT INTO key_changes (user_id, changed_at) VALUES (?, ?)')
-        .run(userId, at);
-      return this.db
-        .prepare(
-          `SELECT DISTINCT requester_user FROM bundle_access_log
+      this.prepare(
+        'INSERT INTO key_changes (user_id, changed_at) VALUES (?, ?)',
+      ).run(userId, at);
+      return this.prepare(
+        `SELECT DISTINCT requester_user FROM bundle_access_log
            WHERE target_user = ? AND fetched_at >= ? AND fetched_at <= ?
            ORDER BY requester_user`,
-        )
+      )
         .pluck()
         .all(userId, fetchedSince, at) as string[];
     });
@@ -375,17 +374,14 @@ export class SqliteStore implements Store {
     at: number,
   ): Promise<number | undefined> {
     const mark = this.db.transaction(() => {
-      const previous = this.db
-        .prepare(
-          'SELECT signed_in_at FROM devices WHERE user_id = ? AND device_id = ?',
-        )
+      const previous = this.prepare(
+        'SELECT signed_in_at FROM devices WHERE user_id = ? AND device_id = ?',
+      )
         .pluck()
         .get(address.userId, address.deviceId) as number | null | undefined;
-      this.db
-        .prepare(
-          'UPDATE devices SET signed_in_at = ? WHERE user_id = ? AND device_id = ?',
-        )
-        .run(at, address.userId, address.deviceId);
+      this.prepare(
+        'UPDATE devices SET signed_in_at = ? WHERE user_id = ? AND device_id = ?',
+      ).run(at, address.userId, address.deviceId);
       return previous ?? undefined;
     });
     return mark.immediate();
@@ -397,9 +393,8 @@ export class SqliteStore implements Store {
     fetchWindowMs: number,
     limit: number,
   ): Promise<KeyChanged[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT change.user_id, max(change.changed_at) AS changed_at
+    const rows = this.prepare(
+      `SELECT change.user_id, max(change.changed_at) AS changed_at
          FROM key_changes AS change
          WHERE change.changed_at > ? AND EXISTS (
            SELECT 1 FROM bundle_access_log AS access
@@ -409,8 +404,7 @@ export class SqliteStore implements Store {
              AND access.fetched_at >= change.changed_at - ?)
          GROUP BY change.user_id
          ORDER BY changed_at LIMIT ?`,
-      )
-      .all(since, requesterId, fetchWindowMs, limit) as {
+    ).all(since, requesterId, fetchWindowMs, limit) as {
       user_id: string;
       changed_at: number;
     }[];
@@ -422,12 +416,12 @@ export class SqliteStore implements Store {
 
   async pruneKeyDirectoryLogs(before: number): Promise<number> {
     const prune = this.db.transaction(() => {
-      const accesses = this.db
-        .prepare('DELETE FROM bundle_access_log WHERE fetched_at < ?')
-        .run(before).changes;
-      const changes = this.db
-        .prepare('DELETE FROM key_changes WHERE changed_at < ?')
-        .run(before).changes;
+      const accesses = this.prepare(
+        'DELETE FROM bundle_access_log WHERE fetched_at < ?',
+      ).run(before).changes;
+      const changes = this.prepare(
+        'DELETE FROM key_changes WHERE changed_at < ?',
+      ).run(before).changes;
       return accesses + changes;
     });
     return prune.immediate();
@@ -446,32 +440,28 @@ export class SqliteStore implements Store {
     readonly from: Address;
     readonly serverTs: number;
   }): number | undefined {
-    const inserted = this.db
-      .prepare(
-        `INSERT INTO sent_ids (sender_user, sender_device, id, server_ts)
+    const inserted = this.prepare(
+      `INSERT INTO sent_ids (sender_user, sender_device, id, server_ts)
          VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-      )
-      .run(
-        envelope.from.userId,
-        envelope.from.deviceId,
-        envelope.id,
-        envelope.serverTs,
-      );
+    ).run(
+      envelope.from.userId,
+      envelope.from.deviceId,
+      envelope.id,
+      envelope.serverTs,
+    );
     if (inserted.changes > 0) return undefined;
-    return this.db
-      .prepare(
-        `SELECT server_ts FROM sent_ids
+    return this.prepare(
+      `SELECT server_ts FROM sent_ids
          WHERE sender_user = ? AND sender_device = ? AND id = ?`,
-      )
+    )
       .pluck()
       .get(envelope.from.userId, envelope.from.deviceId, envelope.id) as number;
   }
 
   private readCertificate(address: Address): DeviceCertificate | undefined {
-    const row = this.db
-      .prepare(
-        'SELECT certificate FROM devices WHERE user_id = ? AND device_id = ?',
-      )
+    const row = this.prepare(
+      'SELECT certificate FROM devices WHERE user_id = ? AND device_id = ?',
+    )
       .pluck()
       .get(address.userId, address.deviceId) as string | undefined;
     return row === undefined
@@ -481,10 +471,9 @@ export class SqliteStore implements Store {
 
   /** Reads the certificates of all of a user's devices, by device id. */
   private readCertificates(userId: string): DeviceCertificate[] {
-    const rows = this.db
-      .prepare(
-        'SELECT certificate FROM devices WHERE user_id = ? ORDER BY device_id',
-      )
+    const rows = this.prepare(
+      'SELECT certificate FROM devices WHERE user_id = ? ORDER BY device_id',
+    )
       .pluck()
       .all(userId) as string[];
     return rows.map((row) => JSON.parse(row) as DeviceCertificate);
@@ -493,38 +482,30 @@ export class SqliteStore implements Store {
   /** Reads one device's bundle, deleting the one-time keys it hands out. */
   private takeBundle(certificate: DeviceCertificate): PrekeyBundle | undefined {
     const owner = [certificate.userId, certificate.deviceId] as const;
-    const signed = this.db
-      .prepare(
-        `SELECT key_id, public_key, signature FROM signed_prekeys
+    const signed = this.prepare(
+      `SELECT key_id, public_key, signature FROM signed_prekeys
          WHERE user_id = ? AND device_id = ?`,
-      )
-      .get(...owner) as PqPrekeyRow | undefined;
-    const oneTimePq = this.db
-      .prepare(
-        `DELETE FROM pq_prekeys WHERE rowid = (
+    ).get(...owner) as PqPrekeyRow | undefined;
+    const oneTimePq = this.prepare(
+      `DELETE FROM pq_prekeys WHERE rowid = (
            SELECT rowid FROM pq_prekeys
            WHERE user_id = ? AND device_id = ? AND last_resort = 0
            ORDER BY rowid LIMIT 1)
          RETURNING key_id, public_key, signature`,
-      )
-      .get(...owner) as PqPrekeyRow | undefined;
+    ).get(...owner) as PqPrekeyRow | undefined;
     const pq =
       oneTimePq ??
-      (this.db
-        .prepare(
-          `SELECT key_id, public_key, signature FROM pq_prekeys
+      (this.prepare(
+        `SELECT key_id, public_key, signature FROM pq_prekeys
            WHERE user_id = ? AND device_id = ? AND last_resort = 1`,
-        )
-        .get(...owner) as PqPrekeyRow | undefined);
+      ).get(...owner) as PqPrekeyRow | undefined);
     if (!signed || !pq) return undefined;
-    const oneTime = this.db
-      .prepare(
-        `DELETE FROM one_time_prekeys WHERE rowid = (
+    const oneTime = this.prepare(
+      `DELETE FROM one_time_prekeys WHERE rowid = (
            SELECT rowid FROM one_time_prekeys
            WHERE user_id = ? AND device_id = ? ORDER BY rowid LIMIT 1)
          RETURNING key_id, public_key`,
-      )
-      .get(...owner) as Omit<PqPrekeyRow, 'signature'> | undefined;
+    ).get(...owner) as Omit<PqPrekeyRow, 'signature'> | undefined;
     const bundle: PrekeyBundle = {
       certificate,
       signedPrekey: toSignedKey(signed),
@@ -552,18 +533,16 @@ export class SqliteStore implements Store {
     const owner = [address.userId, address.deviceId] as const;
     if (keys.signedPrekey) {
       const { keyId, publicKey, signature } = keys.signedPrekey;
-      this.db
-        .prepare(
-          `INSERT INTO signed_prekeys (user_id, device_id, key_id, public_key, signature)
+      this.prepare(
+        `INSERT INTO signed_prekeys (user_id, device_id, key_id, public_key, signature)
            VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (user_id, device_id) DO UPDATE SET
              key_id = excluded.key_id,
              public_key = excluded.public_key,
              signature = excluded.signature`,
-        )
-        .run(...owner, keyId, publicKey, signature);
+      ).run(...owner, keyId, publicKey, signature);
     }
-    const insertPq = this.db.prepare(
+    const insertPq = this.prepare(
       `INSERT INTO pq_prekeys (user_id, device_id, last_resort, key_id, public_key, signature)
        VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (user_id, device_id, last_resort, key_id) DO UPDATE SET
@@ -572,17 +551,15 @@ export class SqliteStore implements Store {
     );
     if (keys.lastResortPqPrekey) {
       const { keyId, publicKey, signature } = keys.lastResortPqPrekey;
-      this.db
-        .prepare(
-          'DELETE FROM pq_prekeys WHERE user_id = ? AND device_id = ? AND last_resort = 1',
-        )
-        .run(...owner);
+      this.prepare(
+        'DELETE FROM pq_prekeys WHERE user_id = ? AND device_id = ? AND last_resort = 1',
+      ).run(...owner);
       insertPq.run(...owner, 1, keyId, publicKey, signature);
     }
     for (const key of keys.oneTimePqPrekeys) {
       insertPq.run(...owner, 0, key.keyId, key.publicKey, key.signature);
     }
-    const insertOneTime = this.db.prepare(
+    const insertOneTime = this.prepare(
       `INSERT INTO one_time_prekeys (user_id, device_id, key_id, public_key)
        VALUES (?, ?, ?, ?)
        ON CONFLICT (user_id, device_id, key_id) DO UPDATE SET
@@ -595,25 +572,23 @@ export class SqliteStore implements Store {
 
   private deletePrekeys(address: Address): void {
     for (const table of ['signed_prekeys', 'pq_prekeys', 'one_time_prekeys']) {
-      this.db
-        .prepare(`DELETE FROM ${table} WHERE user_id = ? AND device_id = ?`)
-        .run(address.userId, address.deviceId);
+      this.prepare(
+        `DELETE FROM ${table} WHERE user_id = ? AND device_id = ?`,
+      ).run(address.userId, address.deviceId);
     }
   }
 
   private countPrekeys(address: Address): PrekeyCounts {
     const owner = [address.userId, address.deviceId] as const;
-    const oneTimePrekeys = this.db
-      .prepare(
-        'SELECT count(*) FROM one_time_prekeys WHERE user_id = ? AND device_id = ?',
-      )
+    const oneTimePrekeys = this.prepare(
+      'SELECT count(*) FROM one_time_prekeys WHERE user_id = ? AND device_id = ?',
+    )
       .pluck()
       .get(...owner) as number;
-    const oneTimePqPrekeys = this.db
-      .prepare(
-        `SELECT count(*) FROM pq_prekeys
+    const oneTimePqPrekeys = this.prepare(
+      `SELECT count(*) FROM pq_prekeys
          WHERE user_id = ? AND device_id = ? AND last_resort = 0`,
-      )
+    )
       .pluck()
       .get(...owner) as number;
     return { oneTimePrekeys, oneTimePqPrekeys };
