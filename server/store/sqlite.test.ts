@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createTestDevice } from '../test-support/device';
 import { makeDataDir, removeDataDir } from '../test-support/relay';
 import { migrate, migrations } from './migrations';
 import { SqliteStore } from './sqlite';
@@ -81,5 +82,47 @@ describe('SQLite store', () => {
     const full = new SqliteStore({ path: databasePath(), synchronous: 'FULL' });
     expect(full.db.pragma('synchronous', { simple: true })).toBe(2);
     await full.close();
+  });
+
+  it('commits envelopes of one turn together, failing one alone', async () => {
+    const store = new SqliteStore({ path: databasePath() });
+    const alice = await createTestDevice('alice');
+    const bob = await createTestDevice('bob');
+    await store.registerDevice(alice.registration);
+    await store.registerDevice(bob.registration);
+    const unknown = { userId: 'nobody', deviceId: 1 };
+    const envelope = (index: number, to = bob.address) => ({
+      id: `envelope-${index}`,
+      kind: 'message' as const,
+      from: alice.address,
+      to,
+      body: 'AAEC',
+      serverTs: 1_000 + index,
+    });
+
+    const results = await Promise.allSettled([
+      store.storeEnvelope(envelope(1)),
+      store.storeEnvelope(envelope(2, unknown)),
+      store.storeEnvelope(envelope(3)),
+      store.storeEnvelope(envelope(1)),
+    ]);
+
+    expect(results.map((result) => result.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect(results[3]).toMatchObject({ value: { duplicate: true } });
+    const stored = await store.envelopesAfter(bob.address, 0, 10);
+    expect(stored.map(({ id, seq }) => [id, seq])).toEqual([
+      ['envelope-1', 1],
+      ['envelope-3', 2],
+    ]);
+    // The failed write left no sent id behind, so its retry is stored.
+    await store.registerDevice((await createTestDevice('nobody')).registration);
+    const retried = await store.storeEnvelope(envelope(2, unknown));
+    expect(retried).toMatchObject({ duplicate: false });
+    await store.close();
   });
 });

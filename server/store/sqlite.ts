@@ -63,10 +63,18 @@ interface PqPrekeyRow {
 const NEXT_SEQ_SQL = `UPDATE devices SET last_seq = last_seq + 1
   WHERE user_id = ? AND device_id = ? RETURNING last_seq`;
 
+interface GroupCommitWrite {
+  readonly run: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 export class SqliteStore implements Store {
   readonly db: Database.Database;
   /** Prepared statements by SQL text; see `prepare`. */
   private readonly statements = new Map<string, Database.Statement>();
+  /** Writes waiting for the next group commit; see `inGroupCommit`. */
+  private groupCommit: GroupCommitWrite[] = [];
 
   constructor(options: SqliteStoreOptions) {
     this.db = new Database(options.path);
@@ -78,6 +86,54 @@ export class SqliteStore implements Store {
     // with zeros; `WalCheckpointer` then removes older copies from the WAL.
     this.db.pragma('secure_delete = ON');
     migrate(this.db);
+  }
+
+  /**
+   * Runs `transaction` in the next group commit and resolves after that
+   * commit. Envelope writes arriving in the same event-loop turn share one
+   * SQLite transaction, so under load each commit writes a changed page to
+   * the WAL once rather than once per envelope. Each write runs in its own
+   * savepoint (a nested better-sqlite3 transaction), so one that throws is
+   * undone and rejected alone; a failed commit rejects the whole group.
+   */
+  private inGroupCommit<T>(transaction: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.groupCommit.push({
+        run: transaction,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
+      if (this.groupCommit.length === 1) {
+        setImmediate(() => this.commitGroup());
+      }
+    });
+  }
+
+  private commitGroup(): void {
+    const writes = this.groupCommit;
+    this.groupCommit = [];
+    const outcomes: ({ value: unknown } | { error: unknown })[] = [];
+    try {
+      this.db
+        .transaction(() => {
+          for (const write of writes) {
+            try {
+              outcomes.push({ value: write.run() });
+            } catch (error) {
+              outcomes.push({ error });
+            }
+          }
+        })
+        .immediate();
+    } catch (error) {
+      for (const write of writes) write.reject(error);
+      return;
+    }
+    writes.forEach((write, index) => {
+      const outcome = outcomes[index];
+      if (outcome && 'value' in outcome) write.resolve(outcome.value);
+      else write.reject(outcome?.error);
+    });
   }
 
   /**
@@ -211,22 +267,22 @@ export class SqliteStore implements Store {
       );
       return { duplicate: false, serverTs: envelope.serverTs, seq };
     });
-    return store.immediate();
+    return this.inGroupCommit(store);
   }
 
   async storeGroupEnvelope(
     envelope: NewGroupEnvelope,
   ): Promise<StoreGroupEnvelopeResult> {
-    const exists = this.prepare(
-      'SELECT 1 FROM devices WHERE user_id = ? AND device_id = ?',
-    ).pluck();
-    const nextSeq = this.prepare(NEXT_SEQ_SQL).pluck();
-    const insert = this.prepare(
-      `INSERT INTO envelopes (recipient_user, recipient_device, seq, id, kind,
-         sender_user, sender_device, server_ts, body, body_id)
-       VALUES (?, ?, ?, ?, 'group', ?, ?, ?, '', ?)`,
-    );
     const store = this.db.transaction((): StoreGroupEnvelopeResult => {
+      const exists = this.prepare(
+        'SELECT 1 FROM devices WHERE user_id = ? AND device_id = ?',
+      ).pluck();
+      const nextSeq = this.prepare(NEXT_SEQ_SQL).pluck();
+      const insert = this.prepare(
+        `INSERT INTO envelopes (recipient_user, recipient_device, seq, id, kind,
+           sender_user, sender_device, server_ts, body, body_id)
+         VALUES (?, ?, ?, ?, 'group', ?, ?, ?, '', ?)`,
+      );
       const unknown = envelope.to.filter(
         (device) => exists.get(device.userId, device.deviceId) === undefined,
       );
@@ -257,7 +313,7 @@ export class SqliteStore implements Store {
       }
       return { outcome: 'stored', serverTs: envelope.serverTs };
     });
-    return store.immediate();
+    return this.inGroupCommit(store);
   }
 
   async envelopesAfter(
@@ -281,18 +337,18 @@ export class SqliteStore implements Store {
     address: Address,
     ids: readonly string[],
   ): Promise<number> {
-    const statement = this.prepare(
-      `DELETE FROM envelopes
-         WHERE recipient_user = ? AND recipient_device = ? AND id = ?
-         RETURNING body_id`,
-    ).pluck();
-    const release = this.prepare(
-      'UPDATE envelope_bodies SET refs = refs - 1 WHERE body_id = ?',
-    );
-    const removeBody = this.prepare(
-      'DELETE FROM envelope_bodies WHERE body_id = ? AND refs = 0',
-    );
     const remove = this.db.transaction(() => {
+      const statement = this.prepare(
+        `DELETE FROM envelopes
+           WHERE recipient_user = ? AND recipient_device = ? AND id = ?
+           RETURNING body_id`,
+      ).pluck();
+      const release = this.prepare(
+        'UPDATE envelope_bodies SET refs = refs - 1 WHERE body_id = ?',
+      );
+      const removeBody = this.prepare(
+        'DELETE FROM envelope_bodies WHERE body_id = ? AND refs = 0',
+      );
       let deleted = 0;
       for (const id of ids) {
         const rows = statement.all(address.userId, address.deviceId, id) as (
@@ -307,7 +363,7 @@ export class SqliteStore implements Store {
       }
       return deleted;
     });
-    return remove.immediate();
+    return this.inGroupCommit(remove);
   }
 
   async pruneSentIds(before: number): Promise<number> {
@@ -428,6 +484,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.db.open && this.groupCommit.length > 0) this.commitGroup();
     if (this.db.open) this.db.close();
   }
 
