@@ -16,6 +16,8 @@ export class DeliveryPump {
   private running = false;
   private wakeRequested = false;
   private closed = false;
+  /** True when the last drain stopped at a full window, not an empty queue. */
+  private windowFull = false;
   /** Ids emitted on this socket and not yet acknowledged by the device. */
   private readonly inFlight = new Set<string>();
 
@@ -37,9 +39,13 @@ export class DeliveryPump {
     void this.run();
   }
 
+  /**
+   * Frees window room. Only a pump that stopped at a full window runs
+   * again: one that found the queue empty waits for the next commit.
+   */
   acknowledged(ids: readonly string[]): void {
     for (const id of ids) this.inFlight.delete(id);
-    this.wake();
+    if (this.windowFull) this.wake();
   }
 
   close(): void {
@@ -67,19 +73,23 @@ export class DeliveryPump {
   private async drain(): Promise<void> {
     while (!this.closed) {
       const room = this.window - this.inFlight.size;
-      if (room <= 0) return;
+      this.windowFull = room <= 0;
+      if (this.windowFull) return;
+      const limit = Math.min(room, DELIVERY_BATCH_SIZE);
       const batch = await this.store.envelopesAfter(
         this.address,
         this.cursor,
-        Math.min(room, DELIVERY_BATCH_SIZE),
+        limit,
       );
-      if (batch.length === 0) return;
       for (const envelope of batch) {
         if (this.closed) return;
         this.emit(envelope);
         this.inFlight.add(envelope.id);
         this.cursor = envelope.seq;
       }
+      // A short batch emptied the queue. An envelope committed meanwhile
+      // woke the pump, which then runs again.
+      if (batch.length < limit) return;
     }
   }
 }
