@@ -13,9 +13,9 @@ import type { Address } from '../../../shared/wire/schemas';
 import { addressKey } from '../storage/local-store';
 import type { GroupRow } from '../storage/schema';
 
-/** Maximum number of envelopes held for one group, oldest deleted first. */
+/** Maximum number of envelopes held for one group (see `holdGroupMessage`). */
 export const MAX_HELD_GROUP_MESSAGES_PER_GROUP = 1_000;
-/** Maximum number of envelopes held for all groups, oldest deleted first. */
+/** Maximum number of envelopes held for all groups (see `holdGroupMessage`). */
 export const MAX_HELD_GROUP_MESSAGES = 5_000;
 /** Time after which a held envelope is deleted unread, as skipped message keys are. */
 export const HELD_GROUP_MESSAGE_TTL_MS = 14 * 24 * 60 * 60 * 1000;

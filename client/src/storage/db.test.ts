@@ -10,7 +10,7 @@ const freshName = () => `db-test-${++databaseCount}`;
 describe('openCloakDb', () => {
   it('reports an upgrade blocked by another tab', async () => {
     const name = freshName();
-    const older = await openDB(name, DB_VERSION - 1, {
+    const older = await openDB(name, 1, {
       upgrade(db) {
         db.createObjectStore('identity');
       },
@@ -51,7 +51,7 @@ describe('openCloakDb', () => {
     older.close();
 
     const db = await openCloakDb(name);
-    expect(db.version).toBe(3);
+    expect(db.version).toBe(DB_VERSION);
     expect(await db.get('groups', 'g1')).toMatchObject({ name: 'Trip' });
     await db.put('heldGroupMessages', {
       id: 'e1',
@@ -71,6 +71,12 @@ describe('openCloakDb', () => {
     });
     expect(
       await db.getAllKeysFromIndex('heldGroupMessages', 'by-time'),
+    ).toEqual(['e1']);
+    expect(
+      await db.getAllKeysFromIndex('heldGroupMessages', 'by-sender'),
+    ).toEqual(['e1']);
+    expect(
+      await db.getAllKeysFromIndex('heldGroupMessages', 'by-group-sender'),
     ).toEqual(['e1']);
     db.close();
   });

@@ -32,7 +32,7 @@ export function openCloakDb(
       (event.target as IDBDatabase).close();
       events.onVersionChange?.();
     },
-    upgrade(db, oldVersion) {
+    upgrade(db, oldVersion, _newVersion, transaction) {
       if (oldVersion < 1) {
         db.createObjectStore('identity');
         db.createObjectStore('storageKey');
@@ -71,6 +71,17 @@ export function openCloakDb(
         });
         held.createIndex('by-group', ['groupId', 'order']);
         held.createIndex('by-time', 'heldAt');
+      }
+      if (oldVersion < 4) {
+        // Overflow deletes the envelopes of the sender with the most held,
+        // so that one sender cannot push out the messages of others.
+        const held = transaction.objectStore('heldGroupMessages');
+        held.createIndex('by-group-sender', [
+          'groupId',
+          'envelope.from.userId',
+          'order',
+        ]);
+        held.createIndex('by-sender', ['envelope.from.userId', 'order']);
       }
     },
   });

@@ -381,4 +381,42 @@ describe('LocalStore', () => {
     expect(expired.map((row) => row.id).sort()).toEqual(['held-3', 'held-4']);
     expect(await ids('g2')).toEqual(['held-5']);
   });
+
+  it('evicts a flooding sender before others', async () => {
+    const { store } = await createStore();
+    const limits = { perGroup: 3, total: 4 };
+    const envelope = (id: number, userId: string) => ({
+      v: 1 as const,
+      kind: 'group' as const,
+      id: `${userId}-${id}`,
+      from: { userId, deviceId: 1 },
+      to: { userId: 'alice', deviceId: 1 },
+      serverTs: NOW,
+      seq: id,
+      body: 'AAAA',
+    });
+    const ids = async (groupId: string) =>
+      (await store.heldGroupMessages(groupId)).map((row) => row.id);
+
+    await store.holdGroupMessage('g1', envelope(1, 'bob'), limits, NOW);
+    for (let i = 1; i <= 4; i++) {
+      await store.holdGroupMessage('g1', envelope(i, 'mallory'), limits, NOW);
+    }
+    // The group bound deletes mallory's oldest, never bob's older one.
+    expect(await ids('g1')).toEqual(['bob-1', 'mallory-3', 'mallory-4']);
+
+    // Envelopes for groups we are not in count against the total bound,
+    // and they too push out only the sender with the most held.
+    await store.holdGroupMessage('g2', envelope(5, 'mallory'), limits, NOW);
+    const dropped = await store.holdGroupMessage(
+      'g3',
+      envelope(6, 'mallory'),
+      limits,
+      NOW,
+    );
+    expect(dropped.map((row) => row.id)).toEqual(['mallory-3']);
+    expect(await ids('g1')).toEqual(['bob-1', 'mallory-4']);
+    expect(await ids('g2')).toEqual(['mallory-5']);
+    expect(await ids('g3')).toEqual(['mallory-6']);
+  });
 });

@@ -5,7 +5,7 @@
  * but its own requests. Each method that changes several stores does so in
  * one transaction, so a crash leaves either all or none of its writes.
  */
-import type { IDBPTransaction, StoreNames } from 'idb';
+import type { IDBPIndex, IDBPTransaction, StoreNames } from 'idb';
 import {
   type Bytes,
   constantTimeEqual,
@@ -113,7 +113,7 @@ export interface GroupReceivedCommit {
   readonly now: number;
 }
 
-/** Bounds of the held group messages, oldest dropped first. */
+/** Bounds of the held group messages, enforced by `holdGroupMessage`. */
 export interface HeldGroupMessageLimits {
   readonly perGroup: number;
   readonly total: number;
@@ -1437,8 +1437,12 @@ export class LocalStore {
   /**
    * Stores a group envelope that cannot be decrypted yet. When the group
    * then holds more than `limits.perGroup` envelopes, or all groups more
-   * than `limits.total`, the oldest are deleted in the same transaction
-   * and returned. Holding an envelope id again keeps the first copy.
+   * than `limits.total`, the oldest envelopes of the sender with the most
+   * held envelopes in that scope are deleted in the same transaction and
+   * returned.
+   * So a sender that floods envelopes nobody can decrypt (any user can
+   * send them, member or not) deletes its own, not those of others.
+   * Holding an envelope id again keeps the first copy.
    */
   async holdGroupMessage(
     groupId: string,
@@ -1457,26 +1461,23 @@ export class LocalStore {
         order: nextOrder(now),
       });
       const dropped: HeldGroupMessageRow[] = [];
-      const inGroup = IDBKeyRange.bound(
-        [groupId, -Infinity],
-        [groupId, Infinity],
-      );
-      let excess =
-        (await held.index('by-group').count(inGroup)) - limits.perGroup;
-      let cursor = await held.index('by-group').openCursor(inGroup);
-      while (cursor && excess > 0) {
-        dropped.push(cursor.value);
-        await cursor.delete();
-        excess--;
-        cursor = await cursor.continue();
+      const bySender = held.index('by-group-sender');
+      const inGroup = IDBKeyRange.bound([groupId], [groupId, []]);
+      let excess = (await bySender.count(inGroup)) - limits.perGroup;
+      while (excess > 0) {
+        const sender = await largestSender(bySender, inGroup, 1);
+        const range = IDBKeyRange.bound(
+          [groupId, sender],
+          [groupId, sender, []],
+        );
+        excess -= await deleteOldest(bySender, range, excess, dropped);
       }
+      const overall = held.index('by-sender');
       excess = (await held.count()) - limits.total;
-      let oldest = await held.index('by-time').openCursor();
-      while (oldest && excess > 0) {
-        dropped.push(oldest.value);
-        await oldest.delete();
-        excess--;
-        oldest = await oldest.continue();
+      while (excess > 0) {
+        const sender = await largestSender(overall, undefined, 0);
+        const range = IDBKeyRange.bound([sender], [sender, []]);
+        excess -= await deleteOldest(overall, range, excess, dropped);
       }
       return dropped;
     });
@@ -1620,4 +1621,56 @@ async function deleteConsumedPrekeys(
     const row = await prekeys.get(id);
     if (row?.type === 'pq' && !row.lastResort) await prekeys.delete(id);
   }
+}
+
+type HeldIndex = IDBPIndex<
+  CloakSchema,
+  ['heldGroupMessages'],
+  'heldGroupMessages',
+  'by-group-sender' | 'by-sender',
+  'readwrite'
+>;
+
+/**
+ * Returns the sender with the most held envelopes in `range` of `index`,
+ * whose keys name the sender at `senderAt`. Reads keys only.
+ */
+async function largestSender(
+  index: HeldIndex,
+  range: IDBKeyRange | undefined,
+  senderAt: number,
+): Promise<string> {
+  const counts = new Map<string, number>();
+  let largest = { sender: '', count: 0 };
+  let cursor = await index.openKeyCursor(range);
+  while (cursor) {
+    const sender = String(cursor.key[senderAt]);
+    const count = (counts.get(sender) ?? 0) + 1;
+    counts.set(sender, count);
+    if (count > largest.count) largest = { sender, count };
+    cursor = await cursor.continue();
+  }
+  return largest.sender;
+}
+
+/**
+ * Deletes up to `limit` rows of `range`, oldest first, adds them to
+ * `dropped` and returns how many it deleted (at least one, so that an
+ * eviction loop always ends).
+ */
+async function deleteOldest(
+  index: HeldIndex,
+  range: IDBKeyRange,
+  limit: number,
+  dropped: HeldGroupMessageRow[],
+): Promise<number> {
+  let deleted = 0;
+  let cursor = await index.openCursor(range);
+  while (cursor && deleted < limit) {
+    dropped.push(cursor.value);
+    await cursor.delete();
+    deleted++;
+    cursor = await cursor.continue();
+  }
+  return Math.max(deleted, 1);
 }

@@ -16,7 +16,7 @@ import type {
 } from '../../../shared/wire/schemas';
 
 export const DB_NAME = 'cloak';
-export const DB_VERSION = 3;
+export const DB_VERSION = 4;
 
 /** Key of the single row in the `identity`, `storageKey` and `settings` stores. */
 export const SELF = 'self';
@@ -236,7 +236,12 @@ export interface CloakSchema extends DBSchema {
   heldGroupMessages: {
     key: string;
     value: HeldGroupMessageRow;
-    indexes: { 'by-group': [string, number]; 'by-time': number };
+    indexes: {
+      'by-group': [string, number];
+      'by-time': number;
+      'by-group-sender': [string, string, number];
+      'by-sender': [string, number];
+    };
   };
   ownSenderKeys: { key: string; value: OwnSenderKeyRow };
   senderKeys: { key: string; value: SenderKeyRow };
