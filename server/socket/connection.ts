@@ -23,12 +23,63 @@ import type { RelaySocket } from './types';
 
 type EventName = keyof ClientToServerEvents;
 
-type Handler = (session: SocketSession, payload: unknown) => Promise<unknown>;
+type Handler = (
+  context: RelayContext,
+  session: SocketSession,
+  payload: unknown,
+) => Promise<unknown>;
 type DeviceHandler = (
+  context: RelayContext,
   session: SocketSession,
   device: Address,
   payload: unknown,
 ) => Promise<unknown>;
+
+/** Wraps a handler that needs a signed-in device. */
+function signedIn(handler: DeviceHandler): Handler {
+  return async (context, session, payload) => {
+    if (!session.device) {
+      throw new RelayError(
+        ErrorCode.unauthenticated,
+        'Sign in with signin:start and signin:finish before this event.',
+      );
+    }
+    return handler(context, session, session.device, payload);
+  };
+}
+
+/**
+ * The handler of each event. One table serves every connection, so that a
+ * connection costs a session and two listeners rather than a closure per
+ * event, which matters at thousands of idle connections.
+ */
+const HANDLERS: Record<EventName, Handler> = {
+  'signin:start': (context, session, payload) =>
+    startSignIn(context, session, payload),
+  'signin:finish': (context, session, payload) =>
+    finishSignIn(context, session, payload),
+  'keys:bundle': signedIn((context, session, device, payload) =>
+    fetchBundles(context, session, device, payload),
+  ),
+  'keys:upload': signedIn((context, _session, device, payload) =>
+    uploadPrekeys(context, device, payload),
+  ),
+  'keys:access-log': signedIn((context, _session, device, payload) =>
+    readAccessLog(context, device, payload),
+  ),
+  'envelope:send': signedIn((context, session, device, payload) =>
+    sendEnvelope(context, session, device, payload),
+  ),
+  'envelope:ack': signedIn((context, _session, device, payload) =>
+    acknowledgeEnvelopes(context, device, payload),
+  ),
+};
+
+function handlerOf(event: string): Handler | undefined {
+  return Object.hasOwn(HANDLERS, event)
+    ? HANDLERS[event as EventName]
+    : undefined;
+}
 
 /** Limits shared by every connection, and the per-socket event rate. */
 export interface ConnectionLimiters {
@@ -43,7 +94,6 @@ export interface ConnectionLimiters {
 
 /** Socket.IO's untyped listener view, since payloads are validated here. */
 interface UntypedSocket {
-  on(event: string, listener: (...args: unknown[]) => void): void;
   /** Raw packets may name an event with a number, not only a string. */
   onAny(listener: (event: unknown, ...args: unknown[]) => void): void;
 }
@@ -61,40 +111,6 @@ export function handleConnection(
   );
   const flood = new RateLimiter(limiters.socketEvents);
   const untyped = socket as unknown as UntypedSocket;
-
-  const signedIn =
-    (handler: DeviceHandler): Handler =>
-    async (current, payload) => {
-      if (!current.device) {
-        throw new RelayError(
-          ErrorCode.unauthenticated,
-          'Sign in with signin:start and signin:finish before this event.',
-        );
-      }
-      return handler(current, current.device, payload);
-    };
-
-  const handlers: Record<EventName, Handler> = {
-    'signin:start': (current, payload) =>
-      startSignIn(context, current, payload),
-    'signin:finish': (current, payload) =>
-      finishSignIn(context, current, payload),
-    'keys:bundle': signedIn((current, device, payload) =>
-      fetchBundles(context, current, device, payload),
-    ),
-    'keys:upload': signedIn((_current, device, payload) =>
-      uploadPrekeys(context, device, payload),
-    ),
-    'keys:access-log': signedIn((_current, device, payload) =>
-      readAccessLog(context, device, payload),
-    ),
-    'envelope:send': signedIn((current, device, payload) =>
-      sendEnvelope(context, current, device, payload),
-    ),
-    'envelope:ack': signedIn((_current, device, payload) =>
-      acknowledgeEnvelopes(context, device, payload),
-    ),
-  };
 
   const dispatch = async (
     event: string,
@@ -127,7 +143,7 @@ export function handleConnection(
           `Invalid request: unknown event "${event.slice(0, 64)}".`,
         );
       }
-      reply = { ok: true, value: await handler(session, payload) };
+      reply = { ok: true, value: await handler(context, session, payload) };
       if (session.device) limiters.gate.signedIn(socket);
     } catch (error) {
       const wire = toWireError(error);
@@ -153,14 +169,11 @@ export function handleConnection(
     ack?.(reply);
   };
 
-  for (const event of Object.keys(handlers) as EventName[]) {
-    untyped.on(event, (...args) => {
-      void dispatch(event, handlers[event], args);
-    });
-  }
+  // Socket.IO passes the acknowledgement callback to `onAny` listeners as
+  // the last argument, as it does to `on` listeners.
   untyped.onAny((event, ...args) => {
     const name = String(event);
-    if (!Object.hasOwn(handlers, name)) void dispatch(name, undefined, args);
+    void dispatch(name, handlerOf(name), args);
   });
 
   socket.on('disconnect', () => {
