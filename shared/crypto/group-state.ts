@@ -625,19 +625,14 @@ function checkPosition(
 }
 
 /**
- * Verifies a signed change and applies it to `state` (undefined before the
- * creation). `authorIdentityKey` is the pinned user identity key of the
- * entry's author (see `groupChangeAuthor`). Returns the new state or
- * throws a `CryptoError`: `invalid-signature`, `unauthorized-change`,
- * `replayed-group-change`, `forked-group-state`, `missing-group-change` or
- * `invalid-message`.
+ * Decodes a signed entry and checks its signature under the author's
+ * identity key; throws `invalid-signature` when it does not verify.
  */
-export async function applyGroupChange(
-  state: GroupState | undefined,
+async function verifiedEntry(
   signed: SignedGroupChange,
   authorIdentityKey: Uint8Array,
-): Promise<GroupState> {
-  const operation = 'applyGroupChange';
+  operation: string,
+): Promise<GroupStateEntry> {
   const entry = decodeGroupStateEntry(signed.entry);
   const valid = await ed25519Verify(
     authorIdentityKey,
@@ -652,6 +647,24 @@ export async function applyGroupChange(
       `entry version ${entry.version} is not signed by its author's identity key`,
     );
   }
+  return entry;
+}
+
+/**
+ * Verifies a signed change and applies it to `state` (undefined before the
+ * creation). `authorIdentityKey` is the pinned user identity key of the
+ * entry's author (see `groupChangeAuthor`). Returns the new state or
+ * throws a `CryptoError`: `invalid-signature`, `unauthorized-change`,
+ * `replayed-group-change`, `forked-group-state`, `missing-group-change` or
+ * `invalid-message`.
+ */
+export async function applyGroupChange(
+  state: GroupState | undefined,
+  signed: SignedGroupChange,
+  authorIdentityKey: Uint8Array,
+): Promise<GroupState> {
+  const operation = 'applyGroupChange';
+  const entry = await verifiedEntry(signed, authorIdentityKey, operation);
   const hash = await groupStateEntryHash(signed.entry);
 
   if (state === undefined) {
@@ -706,20 +719,7 @@ export async function applyJoiningChange(
   joiner: string,
 ): Promise<GroupState> {
   const operation = 'applyJoiningChange';
-  const entry = decodeGroupStateEntry(signed.entry);
-  const valid = await ed25519Verify(
-    authorIdentityKey,
-    SignatureContext.groupState,
-    signed.entry,
-    signed.signature,
-  );
-  if (!valid) {
-    throw new CryptoError(
-      'invalid-signature',
-      operation,
-      `entry version ${entry.version} is not signed by its author's identity key`,
-    );
-  }
+  const entry = await verifiedEntry(signed, authorIdentityKey, operation);
   if (entry.change.type === 'create') {
     checkCreation(entry, operation);
   } else if (
