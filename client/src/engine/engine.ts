@@ -292,6 +292,43 @@ function sameAddress(a: Address, b: Address): boolean {
   return a.userId === b.userId && a.deviceId === b.deviceId;
 }
 
+/**
+ * Pairwise sends of one group change or sender key that run at once. Each
+ * member has its own session and queue, so their order does not matter,
+ * and a bounded number keeps a 1,000-member group within the relay's send
+ * limits while each send waits for its acknowledgement.
+ */
+const PAIRWISE_FAN_OUT = 8;
+
+/**
+ * Runs `task` for every item, at most `limit` at a time. After a task
+ * fails no new one starts, and the first error is thrown once the running
+ * ones have settled.
+ */
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next] as T;
+      next += 1;
+      try {
+        await task(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, worker),
+  );
+  if (failure !== undefined) throw failure.error;
+}
+
 /** Decodes a caller's group id, which must be `GROUP_ID_LENGTH` bytes. */
 function checkedGroupId(groupId: string): Bytes {
   const bytes = (() => {
@@ -2039,7 +2076,9 @@ export class Engine {
       groupId,
       change: toBase64Url(result.encoded),
     };
-    for (const member of recipients) await this.sendPairwise(member, content);
+    await forEachLimited(recipients, PAIRWISE_FAN_OUT, (member) =>
+      this.sendPairwise(member, content),
+    );
   }
 
   /** Encrypts a content for every device of a member and sends it in order. */
@@ -2150,12 +2189,13 @@ export class Engine {
     const missing = recipients.filter(
       (address) => !distributedTo.has(addressKey(address)),
     );
-    for (const userId of new Set(missing.map((address) => address.userId))) {
+    const missingUsers = [...new Set(missing.map(({ userId }) => userId))];
+    await forEachLimited(missingUsers, PAIRWISE_FAN_OUT, async (userId) => {
       await this.sendPairwise(userId, distribution);
       for (const address of missing) {
         if (address.userId === userId) distributedTo.add(addressKey(address));
       }
-    }
+    });
 
     const encrypted = await encryptGroupMessage(
       own.senderKey,
