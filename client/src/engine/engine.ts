@@ -292,6 +292,12 @@ function sameAddress(a: Address, b: Address): boolean {
   return a.userId === b.userId && a.deviceId === b.deviceId;
 }
 
+/** Answers to one member's group-log requests per group and window. */
+const LOG_ANSWERS_PER_WINDOW = 5;
+const LOG_ANSWER_WINDOW_MS = 60_000;
+/** Requesters remembered at once; the count starts over beyond it. */
+const MAX_LOG_ANSWER_KEYS = 1_000;
+
 /**
  * Pairwise sends of one group change or sender key that run at once. Each
  * member has its own session and queue, so their order does not matter,
@@ -348,6 +354,8 @@ function checkedGroupId(groupId: string): Bytes {
 }
 
 export class Engine {
+  /** Recent answers to group-log requests, by group and requesting user. */
+  private readonly logAnswers = new Map<string, number[]>();
   private readonly store: LocalStore;
   private readonly identity: LocalIdentity;
   private readonly transport: Transport;
@@ -1632,6 +1640,21 @@ export class Engine {
   }
 
   /**
+   * Counts one answer to a group-log request from one member of one group,
+   * and returns false over `LOG_ANSWERS_PER_WINDOW` per `LOG_ANSWER_WINDOW_MS`.
+   */
+  private takeLogAnswer(key: string): boolean {
+    const now = this.now();
+    const recent = (this.logAnswers.get(key) ?? []).filter(
+      (time) => now - time < LOG_ANSWER_WINDOW_MS,
+    );
+    if (recent.length >= LOG_ANSWERS_PER_WINDOW) return false;
+    if (this.logAnswers.size >= MAX_LOG_ANSWER_KEYS) this.logAnswers.clear();
+    this.logAnswers.set(key, [...recent, now]);
+    return true;
+  }
+
+  /**
    * Sends a member the entries of our log in the requested range, as many
    * as fit in one envelope. Only a member of our verified state gets them,
    * because the entries name every member.
@@ -1644,6 +1667,12 @@ export class Engine {
     const self = this.identity.userId;
     if (!row?.members.includes(userId) || !row.members.includes(self)) {
       log.warn('group log request from a non-member dropped');
+      return;
+    }
+    if (!this.takeLogAnswer(`${content.groupId} ${userId}`)) {
+      // Each answer may fill an envelope, so a member asking in a loop
+      // would spend our send allowance at the relay.
+      log.warn('group log request over the answer limit dropped');
       return;
     }
     const [first] = row.log;

@@ -541,6 +541,26 @@ describe('skipped group versions', () => {
     expect(alice.errors).toEqual([]);
   });
 
+  it('limits answers to log requests', async () => {
+    const { relay, bob, carol, all, group } = await trip();
+    await settle(relay, all);
+    const groupId = groupIdOf(group) ?? '';
+    for (let i = 0; i < 7; i++) {
+      await sendPairwise(carol, 'bob', {
+        v: 1,
+        type: 'group-log-request',
+        groupId,
+        fromVersion: 1,
+        toVersion: 2,
+      });
+    }
+    await deliverFrom(relay, bob, 'carol');
+    const answers = relay
+      .queued(carol.address)
+      .filter((envelope) => envelope.from.userId === 'bob');
+    expect(answers).toHaveLength(5);
+  });
+
   it('rejects a forged entry in a log reply', async () => {
     const { relay, alice, bob, carol, group } = await twoRenames();
     const groupId = groupIdOf(group) ?? '';
