@@ -97,6 +97,9 @@ test('three people chat in a group and one is removed', async ({ browser }) => {
     await openConversation(gwen, 'Hikers');
     await expect(messageItem(gwen, `hi from gwen ${canary}`)).toBeVisible();
     await expect(messageItem(gwen, 'after removal')).toHaveCount(0);
+    await expect(
+      gwen.page.getByRole('textbox', { name: 'Message' }),
+    ).toHaveCount(0);
   });
 
   await test.step('the relay stored and logged no plaintext', async () => {

@@ -201,6 +201,11 @@ export function App() {
                 status={statusInThread ? connection : undefined}
                 verified={snapshot.contact?.verified ?? false}
                 keyChanged={snapshot.contact?.keyChangedAt !== undefined}
+                {...(activeIsGroup &&
+                  snapshot.group?.isMember === false && {
+                    closedNotice:
+                      'You left this group or were removed, so you cannot send here.',
+                  })}
                 {...(activeIsGroup
                   ? {}
                   : {

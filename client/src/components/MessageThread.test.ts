@@ -32,4 +32,17 @@ describe('MessageThread', () => {
   it('never cuts the draft with maxlength', () => {
     expect(renderThread()).not.toContain('maxlength');
   });
+
+  it('replaces the composer with a closed notice', () => {
+    const html = renderThread({ closedNotice: 'You left this group.' });
+    expect(html).toContain('You left this group.');
+    expect(html).not.toContain('<textarea');
+    expect(html).not.toContain('>Send</button>');
+  });
+
+  it('has a composer by default', () => {
+    const html = renderThread();
+    expect(html).toContain('<textarea');
+    expect(html).toContain('>Send</button>');
+  });
 });

@@ -54,6 +54,11 @@ export interface MessageThreadProps {
    * accepted the new one. Sending is blocked meanwhile.
    */
   readonly keyChanged?: boolean;
+  /**
+   * A sentence shown in place of the composer when nothing can be sent,
+   * such as after leaving a group.
+   */
+  readonly closedNotice?: string;
   /** Opens or closes the safety number panel. */
   readonly onVerify?: () => void;
   /** Accepts the contact's new identity key. */
@@ -80,6 +85,7 @@ export function MessageThread({
   status,
   verified = false,
   keyChanged = false,
+  closedNotice,
   onVerify,
   onAcceptKey,
   verification,
@@ -209,28 +215,32 @@ export function MessageThread({
           </li>
         ))}
       </ol>
-      <form className="composer" onSubmit={submit}>
-        <label htmlFor={inputId} className="visually-hidden">
-          Message
-        </label>
-        <textarea
-          id={inputId}
-          ref={inputRef}
-          rows={2}
-          value={draft}
-          placeholder={`Message ${title}`}
-          aria-describedby={`${counterId} ${hintId}`}
-          aria-invalid={check.problem === 'too-long' ? true : undefined}
-          onChange={(event) => {
-            setDraft(event.target.value);
-            setBlocked(undefined);
-          }}
-          onKeyDown={onKeyDown}
-        />
-        <button type="submit" disabled={keyChanged}>
-          Send
-        </button>
-      </form>
+      {closedNotice !== undefined ? (
+        <p className="composer composer-closed">{closedNotice}</p>
+      ) : (
+        <form className="composer" onSubmit={submit}>
+          <label htmlFor={inputId} className="visually-hidden">
+            Message
+          </label>
+          <textarea
+            id={inputId}
+            ref={inputRef}
+            rows={2}
+            value={draft}
+            placeholder={`Message ${title}`}
+            aria-describedby={`${counterId} ${hintId}`}
+            aria-invalid={check.problem === 'too-long' ? true : undefined}
+            onChange={(event) => {
+              setDraft(event.target.value);
+              setBlocked(undefined);
+            }}
+            onKeyDown={onKeyDown}
+          />
+          <button type="submit" disabled={keyChanged}>
+            Send
+          </button>
+        </form>
+      )}
       <p
         id={counterId}
         className={
