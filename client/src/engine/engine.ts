@@ -867,7 +867,7 @@ export class Engine {
     }
     return this.queue.run(peerId, async () => {
       if (await this.store.hasConversation(peerId)) return peerId;
-      await this.initiateSessions(peerId);
+      await this.initiateSessions(peerId, true);
       this.onChange({ type: 'conversations' });
       return peerId;
     });
@@ -1177,9 +1177,13 @@ export class Engine {
 
   /**
    * Fetches a contact's prekey bundles, starts a session with each device
-   * and pins the contact's identity key on first use.
+   * and pins the contact's identity key on first use. `createConversation`
+   * lists the conversation with them, for "Start chat".
    */
-  private async initiateSessions(peerId: string): Promise<void> {
+  private async initiateSessions(
+    peerId: string,
+    createConversation = false,
+  ): Promise<void> {
     const bundles = await this.fetchBundles(peerId);
     const contact = await this.store.contact(peerId);
     const sessions: SerializedSession[] = [];
@@ -1228,6 +1232,7 @@ export class Engine {
         sessions,
         theirIdentityKey,
         this.now(),
+        createConversation,
       );
     } catch (error) {
       this.reportIdentityChange(peerId, error);

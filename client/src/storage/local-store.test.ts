@@ -124,10 +124,25 @@ describe('LocalStore', () => {
     expect(message).toMatchObject({ text, direction: 'out', state: 'sending' });
   });
 
+  it('lists no conversation for a session alone', async () => {
+    const { store } = await createStore();
+    const identityKey = new Uint8Array(32).fill(7);
+    await store.addInitiatedSessions('dave', [], identityKey, NOW);
+
+    expect(await store.listConversations()).toEqual([]);
+    expect(await store.contact('dave')).toBeDefined();
+  });
+
   it('lists conversations newest first', async () => {
     const { store } = await createStore();
     const identityKey = new Uint8Array(32).fill(7);
-    await store.addInitiatedSessions('dave', [], identityKey, NOW - 1_000);
+    await store.addInitiatedSessions(
+      'dave',
+      [],
+      identityKey,
+      NOW - 1_000,
+      true,
+    );
     await store.addOutgoingMessage('bob', 'message-1', 'hi bob', NOW);
     await store.addOutgoingMessage('carol', 'message-2', 'hi carol', NOW + 1);
     await store.addOutgoingMessage('bob', 'message-3', 'again', NOW + 2);

@@ -727,15 +727,18 @@ export class LocalStore {
   }
 
   /**
-   * Stores sessions we initiated with a contact's devices, pins the
-   * contact's identity key on first use and creates the conversation.
-   * Throws `identity-changed` if a different key is already pinned.
+   * Stores sessions we initiated with a contact's devices and pins the
+   * contact's identity key on first use. With `createConversation` it also
+   * lists the (empty) conversation, as "Start chat" does; a session that
+   * only carries group traffic lists nothing. Throws `identity-changed` if
+   * a different key is already pinned.
    */
   async addInitiatedSessions(
     peerId: string,
     sessions: readonly SerializedSession[],
     theirIdentityKey: Bytes,
     now: number,
+    createConversation = false,
   ): Promise<void> {
     const rows = await Promise.all(
       sessions.map((session) => this.sealSession(session, now)),
@@ -753,7 +756,14 @@ export class LocalStore {
         now,
       );
       for (const row of rows) await tx.objectStore('sessions').put(row);
-      await touchConversation(tx.objectStore('conversations'), peerId, now, 0);
+      if (createConversation) {
+        await touchConversation(
+          tx.objectStore('conversations'),
+          peerId,
+          now,
+          0,
+        );
+      }
     });
   }
 
