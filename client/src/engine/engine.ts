@@ -112,6 +112,7 @@ import {
   heldMessageNotice,
   MAX_HELD_GROUP_MESSAGES,
   MAX_HELD_GROUP_MESSAGES_PER_GROUP,
+  MAX_HELD_GROUP_MESSAGES_PER_SENDER,
   removesMember,
   senderKeyRecordId,
 } from './groups';
@@ -1863,6 +1864,7 @@ export class Engine {
       groupId,
       envelope,
       {
+        perSender: MAX_HELD_GROUP_MESSAGES_PER_SENDER,
         perGroup: MAX_HELD_GROUP_MESSAGES_PER_GROUP,
         total: MAX_HELD_GROUP_MESSAGES,
       },

@@ -13,6 +13,14 @@ import type { Address } from '../../../shared/wire/schemas';
 import { addressKey } from '../storage/local-store';
 import type { GroupRow } from '../storage/schema';
 
+/**
+ * Maximum number of envelopes held from one sender across all groups (see
+ * `holdGroupMessage`). An honest member's messages wait only while its
+ * sender key or a membership change is in flight, so this is ample, and it
+ * keeps one account from filling the browser's storage (at most 200 times
+ * the 64 KiB envelope limit, 12.5 MiB).
+ */
+export const MAX_HELD_GROUP_MESSAGES_PER_SENDER = 200;
 /** Maximum number of envelopes held for one group (see `holdGroupMessage`). */
 export const MAX_HELD_GROUP_MESSAGES_PER_GROUP = 1_000;
 /** Maximum number of envelopes held for all groups (see `holdGroupMessage`). */
@@ -90,6 +98,7 @@ export function heldMessageNotice(
   return (
     `A message from ${sender} was deleted unread, because too many ` +
     'messages were waiting for a sender key or a group change (at most ' +
+    `${MAX_HELD_GROUP_MESSAGES_PER_SENDER.toLocaleString('en')} per sender, ` +
     `${MAX_HELD_GROUP_MESSAGES_PER_GROUP.toLocaleString('en')} per group ` +
     `and ${MAX_HELD_GROUP_MESSAGES.toLocaleString('en')} in all).`
   );

@@ -349,7 +349,7 @@ describe('LocalStore', () => {
 
   it('bounds held group messages', async () => {
     const { store } = await createStore();
-    const limits = { perGroup: 2, total: 3 };
+    const limits = { perSender: 10, perGroup: 2, total: 3 };
     const envelope = (id: number) => ({
       v: 1 as const,
       kind: 'group' as const,
@@ -399,7 +399,7 @@ describe('LocalStore', () => {
 
   it('evicts a flooding sender before others', async () => {
     const { store } = await createStore();
-    const limits = { perGroup: 3, total: 4 };
+    const limits = { perSender: 10, perGroup: 3, total: 4 };
     const envelope = (id: number, userId: string) => ({
       v: 1 as const,
       kind: 'group' as const,
@@ -433,5 +433,37 @@ describe('LocalStore', () => {
     expect(await ids('g1')).toEqual(['bob-1', 'mallory-4']);
     expect(await ids('g2')).toEqual(['mallory-5']);
     expect(await ids('g3')).toEqual(['mallory-6']);
+  });
+
+  it('bounds one sender across groups', async () => {
+    const { store } = await createStore();
+    const limits = { perSender: 2, perGroup: 10, total: 10 };
+    const envelope = (id: number, userId: string) => ({
+      v: 1 as const,
+      kind: 'group' as const,
+      id: `${userId}-${id}`,
+      from: { userId, deviceId: 1 },
+      to: { userId: 'alice', deviceId: 1 },
+      serverTs: NOW,
+      seq: id,
+      body: 'AAAA',
+    });
+
+    await store.holdGroupMessage('g1', envelope(1, 'bob'), limits, NOW);
+    await store.holdGroupMessage('g1', envelope(1, 'mallory'), limits, NOW);
+    await store.holdGroupMessage('g2', envelope(2, 'mallory'), limits, NOW);
+    const dropped = await store.holdGroupMessage(
+      'g3',
+      envelope(3, 'mallory'),
+      limits,
+      NOW,
+    );
+
+    expect(dropped.map((row) => row.id)).toEqual(['mallory-1']);
+    const held = async (groupId: string) =>
+      (await store.heldGroupMessages(groupId)).map((row) => row.id);
+    expect(await held('g1')).toEqual(['bob-1']);
+    expect(await held('g2')).toEqual(['mallory-2']);
+    expect(await held('g3')).toEqual(['mallory-3']);
   });
 });

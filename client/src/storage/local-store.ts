@@ -115,6 +115,8 @@ export interface GroupReceivedCommit {
 
 /** Bounds of the held group messages, enforced by `holdGroupMessage`. */
 export interface HeldGroupMessageLimits {
+  /** Envelopes from one sender across all groups. */
+  readonly perSender: number;
   readonly perGroup: number;
   readonly total: number;
 }
@@ -1445,13 +1447,15 @@ export class LocalStore {
   }
 
   /**
-   * Stores a group envelope that cannot be decrypted yet. When the group
-   * then holds more than `limits.perGroup` envelopes, or all groups more
-   * than `limits.total`, the oldest envelopes of the sender with the most
-   * held envelopes in that scope are deleted in the same transaction and
-   * returned.
+   * Stores a group envelope that cannot be decrypted yet. When its sender
+   * then has more than `limits.perSender` envelopes held, its oldest are
+   * deleted. When the group holds more than `limits.perGroup` envelopes, or
+   * all groups more than `limits.total`, the oldest envelopes of the sender
+   * with the most held envelopes in that scope are deleted. Deleted rows
+   * go in the same transaction and are returned.
    * So a sender that floods envelopes nobody can decrypt (any user can
-   * send them, member or not) deletes its own, not those of others.
+   * send them, member or not) deletes its own, not those of others, and
+   * takes at most `perSender` envelopes of storage.
    * Holding an envelope id again keeps the first copy.
    */
   async holdGroupMessage(
@@ -1471,6 +1475,15 @@ export class LocalStore {
         order: nextOrder(now),
       });
       const dropped: HeldGroupMessageRow[] = [];
+      const overall = held.index('by-sender');
+      const fromSender = IDBKeyRange.bound(
+        [envelope.from.userId],
+        [envelope.from.userId, []],
+      );
+      const senderExcess = (await overall.count(fromSender)) - limits.perSender;
+      if (senderExcess > 0) {
+        await deleteOldest(overall, fromSender, senderExcess, dropped);
+      }
       const bySender = held.index('by-group-sender');
       const inGroup = IDBKeyRange.bound([groupId], [groupId, []]);
       let excess = (await bySender.count(inGroup)) - limits.perGroup;
@@ -1482,7 +1495,6 @@ export class LocalStore {
         );
         excess -= await deleteOldest(bySender, range, excess, dropped);
       }
-      const overall = held.index('by-sender');
       excess = (await held.count()) - limits.total;
       while (excess > 0) {
         const sender = await largestSender(overall, undefined, 0);
