@@ -73,8 +73,11 @@ async function loadSuites(): Promise<Suite[]> {
 }
 
 function readRounds(value: string | undefined, mode: BenchMode): number {
-  if (value === undefined)
-    return mode === 'smoke' ? 1 : mode === 'full' ? 5 : 3;
+  if (value === undefined) {
+    if (mode === 'smoke') return 1;
+    if (mode === 'full') return 5;
+    return 3;
+  }
   const rounds = Number(value);
   if (!Number.isInteger(rounds) || rounds < 1) {
     throw new Error(
@@ -114,8 +117,8 @@ async function main(): Promise<number> {
 
   let suites = await loadSuites();
   if (values.suite !== undefined) {
-    const wanted = values.suite.split(',').map((name) => name.trim());
-    const unknown = wanted.filter(
+    const requested = values.suite.split(',').map((name) => name.trim());
+    const unknown = requested.filter(
       (name) => !suites.some((suite) => suite.name === name),
     );
     if (unknown.length > 0) {
@@ -123,7 +126,7 @@ async function main(): Promise<number> {
         `Unknown --suite ${unknown.join(', ')}: choose from ${suites.map((suite) => suite.name).join(', ')}.`,
       );
     }
-    suites = suites.filter((suite) => wanted.includes(suite.name));
+    suites = suites.filter((suite) => requested.includes(suite.name));
   }
 
   const versions: Record<string, string> = {};

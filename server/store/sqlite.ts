@@ -94,7 +94,7 @@ export class SqliteStore implements Store {
    * SQLite transaction, so under load each commit writes a changed page to
    * the WAL once rather than once per envelope. Each write runs in its own
    * savepoint (a nested better-sqlite3 transaction), so one that throws is
-   * undone and rejected alone; a failed commit rejects the whole group.
+   * undone and rejected alone. A failed commit rejects the whole group.
    */
   private inGroupCommit<T>(transaction: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {

@@ -16,9 +16,9 @@ import type { GroupRow } from '../storage/schema';
 /**
  * Maximum number of envelopes held from one sender across all groups (see
  * `holdGroupMessage`). An honest member's messages wait only while its
- * sender key or a membership change is in flight, so this is ample, and it
- * keeps one account from filling the browser's storage (at most 200 times
- * the 64 KiB envelope limit, 12.5 MiB).
+ * sender key or a membership change is in flight, so this is ample. It
+ * keeps one account from filling the browser's storage: 200 envelopes of at
+ * most 64 KiB are 12.5 MiB.
  */
 export const MAX_HELD_GROUP_MESSAGES_PER_SENDER = 200;
 /** Maximum number of envelopes held for one group (see `holdGroupMessage`). */

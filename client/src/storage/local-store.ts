@@ -1449,7 +1449,7 @@ export class LocalStore {
   /**
    * Stores a group envelope that cannot be decrypted yet. When its sender
    * then has more than `limits.perSender` envelopes held, its oldest are
-   * deleted. When the group holds more than `limits.perGroup` envelopes, or
+   * deleted. When the group contains more than `limits.perGroup` envelopes, or
    * all groups more than `limits.total`, the oldest envelopes of the sender
    * with the most held envelopes in that scope are deleted. Deleted rows
    * go in the same transaction and are returned.
