@@ -169,14 +169,14 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
     options.rejectionLogIntervalMs,
     'request',
   );
-  const refusals = new RejectionLog(
+  const connectionRejections = new RejectionLog(
     logger,
     options.rejectionLogIntervalMs,
     'connection',
   );
   const gate = new ConnectionGate(
     resolveConnectionLimits(options.connectionLimits),
-    refusals,
+    connectionRejections,
     clientAddress,
   );
 
@@ -212,12 +212,18 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
       const expected =
         options.publicOrigin ?? `${scheme}://${request.headers.host ?? ''}`;
       if (origin !== undefined && origin !== expected) {
-        refusals.record(ErrorCode.unauthenticated, 'foreign origin');
+        connectionRejections.record(
+          ErrorCode.unauthenticated,
+          'foreign origin',
+        );
         callback('Origin not allowed', false);
         return;
       }
       if (!gate.allowsTransport(request)) {
-        refusals.record(ErrorCode.rateLimited, 'transports per address');
+        connectionRejections.record(
+          ErrorCode.rateLimited,
+          'transports per address',
+        );
         callback('Too many connections from this address', false);
         return;
       }
@@ -320,7 +326,7 @@ export async function createRelay(options: RelayOptions): Promise<Relay> {
       clearInterval(pruneTimer);
       rejections.close();
       requestRejections.close();
-      refusals.close();
+      connectionRejections.close();
       admin.close();
       delivery.closeAll();
       await new Promise<void>((resolve) => {

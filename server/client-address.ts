@@ -1,9 +1,9 @@
 /**
  * The client address that per-address limits count. Without trusted proxies
- * it is the TCP peer. Behind a reverse proxy every client would then share
- * the proxy's address and its limits, so `TRUST_PROXY` names the proxies
- * whose `X-Forwarded-For` header is believed; the address is then the last
- * one in that header not added by a trusted proxy.
+ * it is the TCP peer, so behind a reverse proxy every client would share
+ * the proxy's address and its limits. `TRUST_PROXY` names the proxies whose
+ * `X-Forwarded-For` header is believed. The address is then the last one in
+ * that header that no trusted proxy added.
  */
 import type { IncomingMessage } from 'node:http';
 import proxyAddr from 'proxy-addr';

@@ -66,7 +66,7 @@ export interface HttpAppOptions {
   readonly adminRoutes?: express.Router | undefined;
   /** The address that per-address limits count; the TCP peer by default. */
   readonly clientAddress?: ClientAddress | undefined;
-  /** Warn summaries of requests answered with a 4xx status. */
+  /** Warn summaries of requests rejected with a 4xx status. */
   readonly rejections?: RejectionLog | undefined;
 }
 

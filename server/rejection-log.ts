@@ -6,7 +6,7 @@
  * logged as `suppressed` when the interval ends. Three kinds exist:
  * - `event-rejected`: a Socket.IO event, with the event name and the opaque
  *   socket id of the latest rejection;
- * - `request-rejected`: an HTTP request answered with a 4xx status, with the
+ * - `request-rejected`: an HTTP request rejected with a 4xx status, with the
  *   method and the route pattern (never the path itself, which may hold a
  *   username);
  * - `connection-refused`: a connection or transport over a cap, or from a

@@ -27,7 +27,7 @@ export function summarize(samples: readonly number[]): Summary {
   };
 }
 
-/** The value below which `fraction` of the samples fall (nearest rank). */
+/** Returns the value below which `fraction` of the samples fall (nearest rank). */
 export function percentile(
   samples: readonly number[],
   fraction: number,

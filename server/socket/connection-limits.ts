@@ -45,7 +45,7 @@ export class ConnectionGate {
 
   constructor(
     limits: ConnectionLimits,
-    private readonly refusals: RejectionLog,
+    private readonly connectionRejections: RejectionLog,
     private readonly clientAddress: ClientAddress = (request) =>
       request.socket.remoteAddress ?? 'unknown',
   ) {
@@ -67,7 +67,8 @@ export class ConnectionGate {
     });
     io.use((socket, next) => {
       const refusal = this.admit(socket);
-      if (refusal) this.refusals.record(refusal.data.code, refusal.reason);
+      if (refusal)
+        this.connectionRejections.record(refusal.data.code, refusal.reason);
       next(refusal);
     });
   }

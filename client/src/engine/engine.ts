@@ -293,11 +293,11 @@ function sameAddress(a: Address, b: Address): boolean {
   return a.userId === b.userId && a.deviceId === b.deviceId;
 }
 
-/** Answers to one member's group-log requests per group and window. */
-const LOG_ANSWERS_PER_WINDOW = 5;
-const LOG_ANSWER_WINDOW_MS = 60_000;
+/** Replies to one member's group-log requests per group and window. */
+const LOG_REPLIES_PER_WINDOW = 5;
+const LOG_REPLY_WINDOW_MS = 60_000;
 /** Requesters remembered at once; the count starts over beyond it. */
-const MAX_LOG_ANSWER_KEYS = 1_000;
+const MAX_LOG_REPLY_KEYS = 1_000;
 
 /**
  * Pairwise sends of one group change or sender key that run at once. Each
@@ -355,8 +355,8 @@ function checkedGroupId(groupId: string): Bytes {
 }
 
 export class Engine {
-  /** Recent answers to group-log requests, by group and requesting user. */
-  private readonly logAnswers = new Map<string, number[]>();
+  /** Times of recent replies to group-log requests, by group and requester. */
+  private readonly logReplies = new Map<string, number[]>();
   private readonly store: LocalStore;
   private readonly identity: LocalIdentity;
   private readonly transport: Transport;
@@ -1646,17 +1646,17 @@ export class Engine {
   }
 
   /**
-   * Counts one answer to a group-log request from one member of one group,
-   * and returns false over `LOG_ANSWERS_PER_WINDOW` per `LOG_ANSWER_WINDOW_MS`.
+   * Counts one reply to a group-log request from one member of one group,
+   * and returns false over `LOG_REPLIES_PER_WINDOW` per `LOG_REPLY_WINDOW_MS`.
    */
-  private takeLogAnswer(key: string): boolean {
+  private takeLogReply(key: string): boolean {
     const now = this.now();
-    const recent = (this.logAnswers.get(key) ?? []).filter(
-      (time) => now - time < LOG_ANSWER_WINDOW_MS,
+    const recent = (this.logReplies.get(key) ?? []).filter(
+      (time) => now - time < LOG_REPLY_WINDOW_MS,
     );
-    if (recent.length >= LOG_ANSWERS_PER_WINDOW) return false;
-    if (this.logAnswers.size >= MAX_LOG_ANSWER_KEYS) this.logAnswers.clear();
-    this.logAnswers.set(key, [...recent, now]);
+    if (recent.length >= LOG_REPLIES_PER_WINDOW) return false;
+    if (this.logReplies.size >= MAX_LOG_REPLY_KEYS) this.logReplies.clear();
+    this.logReplies.set(key, [...recent, now]);
     return true;
   }
 
@@ -1675,10 +1675,10 @@ export class Engine {
       log.warn('group log request from a non-member dropped');
       return;
     }
-    if (!this.takeLogAnswer(`${content.groupId} ${userId}`)) {
-      // Each answer may fill an envelope, so a member asking in a loop
+    if (!this.takeLogReply(`${content.groupId} ${userId}`)) {
+      // Each reply may fill an envelope, so a member asking in a loop
       // would spend our send allowance at the relay.
-      log.warn('group log request over the answer limit dropped');
+      log.warn('group log request over the reply limit dropped');
       return;
     }
     const [first] = row.log;
@@ -1698,7 +1698,7 @@ export class Engine {
       entries.push(entry);
       chars += entry.length;
     }
-    log.info('group log request answered', { entries: entries.length });
+    log.info('group log reply sent', { entries: entries.length });
     if (entries.length === 0) return;
     await this.sendPairwise(userId, {
       v: 1,
